@@ -1,0 +1,48 @@
+# Entry points: `make run` (development server on :8001), `make test` (whole suite).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8001
+
+.PHONY: run test serve lint format migrate bench clean
+
+# Each requirements file is installed again only when it changes.
+$(VENV)/.base: requirements/base.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements/base.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.base requirements/dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements/dev.txt
+	touch $@
+
+# Development settings (DEBUG=true, default token allowed), only when there is no .env yet.
+.env:
+	cp .env.example .env
+	@echo "Wrote .env from .env.example (development mode)."
+
+migrate: $(VENV)/.base .env
+	$(BIN)/python manage.py migrate --noinput
+
+run: migrate
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# Production-style server, as deployed (see README: Deploy).
+serve: migrate
+	$(BIN)/gunicorn -c gunicorn.conf.py dgen_ping_site.wsgi
+
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from accounts import views
+
+urlpatterns = [
+    path("generate-token", views.GenerateTokenView.as_view(), name="generate-token"),
+    path("verify-token", views.VerifyTokenView.as_view(), name="verify-token"),
+]

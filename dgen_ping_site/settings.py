@@ -1,0 +1,267 @@
+"""Settings for dgen-ping.
+
+This module is the only place that reads the environment (or a `.env` file at the repository
+root). Everything else reads `django.conf.settings`. Every variable is documented in
+`.env.example` and in the README's configuration table.
+
+Safe by default: with nothing set, DEBUG is off and the service refuses to start until the
+production secrets are given. `make run` writes a development `.env` (DEBUG=true) first.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VERSION = "0.1.0"
+
+env = environ.Env()
+# ENV_FILE="" disables reading a .env file (the test suite does this to stay hermetic).
+ENV_FILE = env.str("ENV_FILE", default=str(BASE_DIR / ".env"))
+if ENV_FILE and Path(ENV_FILE).is_file():
+    env.read_env(ENV_FILE)
+
+DEBUG = env.bool("DEBUG", default=False)
+
+# --- Secrets --------------------------------------------------------------------------------
+# In development the seed's secret works so its curl examples run unchanged; in production
+# every secret must be given and be long enough to resist guessing.
+DEV_TOKEN_SECRET = "dgen_secret_key"
+DEV_SECRET_KEY = "dev-only-insecure-signing-key-change-me-in-production"
+
+
+def _secret(name: str, dev_default: str, fallback: str = "", min_length: int = 32) -> str:
+    value = env.str(name, default="") or fallback
+    if DEBUG:
+        return value or dev_default
+    if len(value) < min_length:
+        raise ImproperlyConfigured(
+            f"{name} must be set to at least {min_length} characters when DEBUG is off. "
+            "Set the production secrets (SECRET_KEY, TOKEN_SECRET; see .env.example), "
+            "or run `make run` for a development setup with DEBUG=true."
+        )
+    return value
+
+
+# Django's own deploy check asks for 50 characters.
+SECRET_KEY = _secret("SECRET_KEY", DEV_SECRET_KEY, min_length=50)
+# Guards /generate-token and /verify-token (header X-Token-Secret).
+TOKEN_SECRET = _secret("TOKEN_SECRET", DEV_TOKEN_SECRET)
+# Signs the JWTs handed to people; separate from TOKEN_SECRET so either can rotate alone.
+JWT_SIGNING_KEY = _secret("JWT_SIGNING_KEY", SECRET_KEY, fallback=SECRET_KEY)
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"] if DEBUG else ["localhost", "127.0.0.1"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- Applications ---------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "accounts",
+    "llmproxy",
+    "telemetry",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    # Outermost of our own: it times and records everything below, including rejections.
+    "telemetry.middleware.TelemetryMiddleware",
+    "dgen_ping_site.middleware.RequestBodyLimitMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "dgen_ping_site.urls"
+WSGI_APPLICATION = "dgen_ping_site.wsgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Django's own tables (revoked tokens, admin users). Telemetry lives elsewhere (see TELEMETRY).
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Rate-limit counters. Local memory is per process; use Redis so limits hold across workers.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- Request limits -------------------------------------------------------------------------
+MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=2 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+
+# --- Tokens ---------------------------------------------------------------------------------
+DEFAULT_SOEID = "default_user"
+DEFAULT_PROJECT = "default_project"
+# Token "1" and a missing token act as DEFAULT_SOEID. On only when asked for, or in development.
+ALLOW_DEFAULT_TOKEN = env.bool("ALLOW_DEFAULT_TOKEN", default=DEBUG)
+TOKEN_LIFETIME_SECONDS = env.int("TOKEN_LIFETIME_SECONDS", default=30 * 24 * 3600)
+TOKEN_MAX_LIFETIME_SECONDS = env.int("TOKEN_MAX_LIFETIME_SECONDS", default=365 * 24 * 3600)
+JWT_ISSUER = env.str("JWT_ISSUER", default="dgen-ping")
+
+SIMPLE_JWT = {
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": JWT_SIGNING_KEY,
+    "ISSUER": JWT_ISSUER,
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=TOKEN_LIFETIME_SECONDS),
+    "USER_ID_CLAIM": "soeid",
+    "LEEWAY": 0,
+}
+
+# Requests per minute per SOEID on the LLM and telemetry endpoints; 0 turns the limit off.
+RATE_LIMIT = env.int("RATE_LIMIT", default=120)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.GatewayTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.SoeidRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "dgen_ping_site.exceptions.json_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "dgen-ping",
+    "DESCRIPTION": "LLM gateway with JWT authentication and per-request telemetry.",
+    "VERSION": VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "TokenSecret": {"type": "apiKey", "in": "header", "name": "X-Token-Secret"}
+        }
+    },
+}
+
+# --- Telemetry ------------------------------------------------------------------------------
+MONGO_URI = env.str("MONGO_URI", default="")
+# One or more comma-separated URIs tried, in order, when MONGO_URI fails.
+MONGO_BACKUP_URIS = env.list("MONGO_BACKUP_URI", default=[])
+DB_NAME = env.str("DB_NAME", default="dgen_db")
+CSV_FALLBACK_DIR = Path(env.str("CSV_FALLBACK_DIR", default="telemetry_logs"))
+if not CSV_FALLBACK_DIR.is_absolute():
+    CSV_FALLBACK_DIR = BASE_DIR / CSV_FALLBACK_DIR
+
+TELEMETRY_BACKEND = env.str("TELEMETRY_BACKEND", default="mongo" if MONGO_URI else "csv")
+TELEMETRY_BACKENDS = {
+    "mongo": {
+        "BACKEND": "telemetry.backends.mongo.MongoBackend",
+        "OPTIONS": {
+            "uris": [MONGO_URI, *MONGO_BACKUP_URIS] if MONGO_URI else MONGO_BACKUP_URIS,
+            "db_name": DB_NAME,
+            "collection": env.str("MONGO_COLLECTION", default="telemetry"),
+            "server_selection_timeout_ms": env.int("MONGO_TIMEOUT_MS", default=2000),
+            "write_concern": env.str("MONGO_WRITE_CONCERN", default="1"),
+        },
+    },
+    "csv": {
+        "BACKEND": "telemetry.backends.csv.CSVBackend",
+        "OPTIONS": {
+            "directory": CSV_FALLBACK_DIR,
+            "max_bytes": env.int("CSV_MAX_BYTES", default=100 * 1024 * 1024),
+        },
+    },
+}
+if TELEMETRY_BACKEND not in TELEMETRY_BACKENDS:
+    raise ImproperlyConfigured(
+        f"TELEMETRY_BACKEND must be one of {sorted(TELEMETRY_BACKENDS)}, not {TELEMETRY_BACKEND!r}."
+    )
+TELEMETRY = {
+    **TELEMETRY_BACKENDS[TELEMETRY_BACKEND],
+    # Where events wait, one line each, until the writer has stored them.
+    "SPOOL_DIR": Path(env.str("TELEMETRY_SPOOL_DIR", default=str(CSV_FALLBACK_DIR / "spool"))),
+    "FALLBACK": TELEMETRY_BACKENDS["csv"],
+    "BATCH_SIZE": env.int("TELEMETRY_BATCH_SIZE", default=500),
+    "FLUSH_INTERVAL": env.float("TELEMETRY_FLUSH_INTERVAL", default=1.0),
+    "RETRY_PRIMARY_INTERVAL": env.float("TELEMETRY_RETRY_PRIMARY_INTERVAL", default=30.0),
+    "EXCLUDED_PATHS": env.list(
+        "TELEMETRY_EXCLUDED_PATHS",
+        default=["/health", "/docs", "/redoc", "/api/schema/", "/static/", "/favicon.ico"],
+    ),
+}
+# Proxies whose X-Forwarded-For is believed when recording the client IP.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+
+# --- LLM upstreams (names as in the seed) ---------------------------------------------------
+LLM = {
+    "DEFAULT_MODEL": env.str("DEFAULT_MODEL", default="gemini"),
+    "DEFAULT_TEMPERATURE": env.float("DEFAULT_TEMPERATURE", default=0.3),
+    "DEFAULT_MAX_TOKENS": env.int("DEFAULT_MAX_TOKENS", default=10000),
+    "ROUTES_FILE": env.str("LLM_ROUTES_FILE", default=""),
+    "PRIMARY_PROVIDER": env.str("LLM_PRIMARY_PROVIDER", default="openai"),
+    "SECONDARY_PROVIDER": env.str("LLM_SECONDARY_PROVIDER", default="openai"),
+    "TIMEOUT": env.float("LLM_TIMEOUT", default=120.0),
+    "CONNECT_TIMEOUT": env.float("LLM_CONNECT_TIMEOUT", default=5.0),
+    "RETRIES": env.int("LLM_RETRIES", default=2),
+    "BACKOFF": env.float("LLM_BACKOFF", default=0.5),
+    # OAuth2 client credentials for the upstreams.
+    "CLIENT_ID": env.str("CLIENT_ID", default=""),
+    "CLIENT_SECRET": env.str("CLIENT_SECRET", default=""),
+    "SCOPE": env.str("SCOPE", default=""),
+    "COIN_URL": env.str("COIN_URL", default=""),
+    # Primary service.
+    "API_ENDPOINT": env.str("API_ENDPOINT", default=""),
+    "MODEL": env.str("MODEL", default=""),
+    "API_KEY": env.str("API_KEY", default=""),
+    # Secondary service, also the primary's fallback.
+    "SURL": env.str("SURL", default=""),
+    "SMODEL": env.str("SMODEL", default=""),
+    "SKEY": env.str("SKEY", default=""),
+}
+
+# --- Production hardening -------------------------------------------------------------------
+if not DEBUG:
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    SECURE_REFERRER_POLICY = "same-origin"
+    X_FRAME_OPTIONS = "DENY"
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    # Behind a TLS-terminating proxy (the usual deployment), trust its scheme header.
+    if env.bool("BEHIND_TLS_PROXY", default=True):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_REDIRECT_EXEMPT = [r"^health$"]
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+}

@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from dgen_ping_site import exceptions, views
+
+urlpatterns = [
+    path("", views.ServiceInfoView.as_view(), name="service-info"),
+    path("health", views.HealthView.as_view(), name="health"),
+    path("", include("accounts.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("admin/", admin.site.urls),
+    # Last: unknown paths get a JSON 404 in development too (Django's debug page is HTML).
+    re_path(r"^(?!static/).*$", exceptions.not_found),
+]
+
+handler400 = exceptions.bad_request
+handler403 = exceptions.permission_denied
+handler404 = exceptions.not_found
+handler500 = exceptions.server_error

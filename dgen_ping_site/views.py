@@ -1,0 +1,77 @@
+"""Service-level endpoints: what this is, and whether it is well."""
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from dgen_ping_site.clock import iso_utc
+from telemetry.selectors import storage_health
+
+HEALTHY_STORAGE = {"connected"}
+
+
+class PublicView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = []
+
+
+class ServiceInfoView(PublicView):
+    @extend_schema(
+        responses=inline_serializer(
+            "ServiceInfo",
+            {
+                "service": serializers.CharField(),
+                "version": serializers.CharField(),
+                "docs": serializers.CharField(),
+                "endpoints": serializers.ListField(child=serializers.CharField()),
+            },
+        ),
+        summary="Service information",
+    )
+    def get(self, request):
+        return Response(
+            {
+                "service": "dgen-ping",
+                "version": settings.VERSION,
+                "docs": "/docs",
+                "endpoints": [
+                    "/health",
+                    "/generate-token",
+                    "/verify-token",
+                    "/api/llm/completion",
+                    "/telemetry",
+                ],
+            }
+        )
+
+
+class HealthView(PublicView):
+    @extend_schema(
+        responses=inline_serializer(
+            "Health",
+            {
+                "status": serializers.ChoiceField(["healthy", "degraded"]),
+                "timestamp": serializers.CharField(),
+                "version": serializers.CharField(),
+                "database": serializers.DictField(),
+            },
+        ),
+        summary="Liveness and telemetry storage status",
+        description="Always 200 while the gateway serves: a telemetry outage only makes it "
+        "'degraded', so load balancers keep a working gateway in rotation.",
+    )
+    def get(self, request):
+        database = storage_health()
+        status = "healthy" if database["status"] in HEALTHY_STORAGE else "degraded"
+        return Response(
+            {
+                "status": status,
+                "timestamp": iso_utc(),
+                "version": settings.VERSION,
+                "database": database,
+            }
+        )

@@ -1,0 +1,23 @@
+"""Settings for the test suite: production mode (DEBUG off) with throwaway secrets and
+local, temporary storage. The environment is set here, before the real settings read it,
+so a developer's `.env` never leaks into a test run."""
+
+import os
+import tempfile
+
+TEST_ENV = {
+    "ENV_FILE": "",
+    "DEBUG": "false",
+    "SECRET_KEY": "test-secret-key-that-is-long-enough-for-django-0123456789",
+    "TOKEN_SECRET": "test-token-secret-that-is-long-enough-012345",
+    "ALLOW_DEFAULT_TOKEN": "false",
+    "SECURE_SSL_REDIRECT": "false",
+    "RATE_LIMIT": "0",
+    "CSV_FALLBACK_DIR": tempfile.mkdtemp(prefix="dgen-ping-tests-"),
+    "MONGO_URI": "",
+    "TELEMETRY_BACKEND": "csv",
+    "LOG_LEVEL": "WARNING",
+}
+os.environ.update(TEST_ENV)
+
+from dgen_ping_site.settings import *  # noqa: E402,F403

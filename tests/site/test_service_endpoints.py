@@ -1,0 +1,45 @@
+import pytest
+from django.core.management import call_command
+
+pytestmark = pytest.mark.django_db
+
+
+def test_health_answers_200_with_the_spec_shape(client):
+    response = client.get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] in {"healthy", "degraded"}
+    assert {"timestamp", "version"} <= body.keys()
+    assert {"backend", "status"} <= body["database"].keys()
+
+
+def test_root_describes_the_service(client):
+    body = client.get("/").json()
+    assert body["service"] == "dgen-ping"
+    assert "/api/llm/completion" in body["endpoints"]
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc", "/api/schema/"])
+def test_documentation_is_served(client, path):
+    assert client.get(path).status_code == 200
+
+
+def test_openapi_schema_generates_without_warnings(tmp_path):
+    # --fail-on-warn turns any drf-spectacular warning into a failure.
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "s.yml"))
+    schema = (tmp_path / "s.yml").read_text()
+    assert "X-Token-Secret" in schema
+
+
+def test_unknown_path_is_a_json_404(client):
+    response = client.get("/no/such/thing")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_body_over_the_limit_is_413_on_any_endpoint(client, settings, secret_headers):
+    big = "x" * (settings.MAX_REQUEST_BODY_BYTES + 1)
+    for path in ("/generate-token", "/verify-token", "/no/such/thing"):
+        response = client.post(path, data=big, content_type="application/json", **secret_headers)
+        assert response.status_code == 413
+        assert response.json()["code"] == "request_too_large"

@@ -1,0 +1,60 @@
+"""Settings behaviour that only shows at start-up, so each case runs a real `manage.py`."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": "k3Jx9-vQ2mZ8#rT5wL1pN7bY4cF6hD0gS2aE9uI3oK8jM5nB7x",
+    "TOKEN_SECRET": "t" * 40,
+    "ALLOWED_HOSTS": "gateway.example.com",
+}
+
+
+def manage(*args, **env) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE"}}
+    for name in (
+        "DEBUG",
+        "SECRET_KEY",
+        "TOKEN_SECRET",
+        "ALLOW_DEFAULT_TOKEN",
+        "JWT_SIGNING_KEY",
+        "SECURE_SSL_REDIRECT",
+    ):
+        clean.pop(name, None)
+    clean.update({"ENV_FILE": "", "DJANGO_SETTINGS_MODULE": "dgen_ping_site.settings", **env})
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=clean, capture_output=True, text=True
+    )
+
+
+def test_with_nothing_set_the_service_refuses_to_start_and_says_what_to_set():
+    result = manage("check")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+    assert "make run" in result.stderr
+
+
+def test_short_production_secret_is_refused():
+    result = manage("check", **{**PRODUCTION, "TOKEN_SECRET": "dgen_secret_key"})
+    assert result.returncode != 0
+    assert "TOKEN_SECRET must be set to at least 32 characters" in result.stderr
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_check_deploy_flags_the_default_token_in_production():
+    result = manage("check", "--deploy", **PRODUCTION, ALLOW_DEFAULT_TOKEN="true")
+    assert "dgen_ping.W001" in result.stderr
+
+
+def test_development_mode_needs_no_secrets():
+    result = manage("check", DEBUG="true")
+    assert result.returncode == 0, result.stderr
