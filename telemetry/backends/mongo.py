@@ -56,7 +56,7 @@ class MongoBackend(TelemetryBackend):
         self.timeout_ms = server_selection_timeout_ms
         self.write_concern = _write_concern(write_concern)
         self.retry_primary_interval = retry_primary_interval
-        self.client_factory = client_factory
+        self.client_factory = _import_factory(client_factory)
         self._lock = threading.Lock()
         self._collections: dict[int, object] = {}
         self._active = 0
@@ -72,9 +72,8 @@ class MongoBackend(TelemetryBackend):
             return self._collections[index]
 
     def _connect(self, uri: str):
-        factory = import_string(self.client_factory)
         # A few seconds, not pymongo's 30, so failing over to the backup takes <= 5 s.
-        client = factory(
+        client = self.client_factory(
             uri,
             serverSelectionTimeoutMS=self.timeout_ms,
             connectTimeoutMS=self.timeout_ms,
@@ -174,6 +173,13 @@ class _Indexed:
             for name in INDEXED_FIELDS:
                 self.collection.create_index(name)
             self.done = True
+
+
+def _import_factory(path: str) -> Callable:
+    try:
+        return import_string(path)
+    except ImportError as exc:
+        raise ImproperlyConfigured(f"MongoBackend client_factory {path!r}: {exc}") from exc
 
 
 def _write_concern(value: str | int) -> str | int:

@@ -1,6 +1,5 @@
 """Fixtures for the telemetry tests: private stores and spools in temporary directories."""
 
-import json
 from pathlib import Path
 
 import pytest
@@ -62,7 +61,3 @@ def flaky_mongo():
 def make_event(**fields) -> dict:
     defaults = {"event_type": "http_request", "method": "GET", "status_code": 200}
     return build_event(**{**defaults, **fields})
-
-
-def spool_lines(directory: Path) -> list[dict]:
-    return [json.loads(line) for path in directory.glob("*.spool") for line in path.open("rb")]

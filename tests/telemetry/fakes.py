@@ -6,9 +6,13 @@ when the server is gone; each URI has its own data, shared by all clients of tha
 """
 
 import mongomock
-from pymongo.errors import PyMongoError, ServerSelectionTimeoutError
+from pymongo.errors import BulkWriteError, PyMongoError, ServerSelectionTimeoutError
 
 DOWN: dict[str, type[PyMongoError]] = {}
+# uri -> error code: insert_many stores the first half of a batch, then fails the rest.
+HALF_INSERTS: dict[str, int] = {}
+# (uri, options) of every client created.
+CONNECTIONS: list[tuple[str, dict]] = []
 _SERVERS: dict[str, mongomock.MongoClient] = {}
 
 
@@ -21,12 +25,15 @@ def server(uri: str) -> mongomock.MongoClient:
 
 def reset() -> None:
     DOWN.clear()
+    HALF_INSERTS.clear()
+    CONNECTIONS.clear()
     _SERVERS.clear()
 
 
 class FlakyMongoClient:
     def __init__(self, uri: str, **options):
         self.uri = uri
+        CONNECTIONS.append((uri, options))
 
     def __getitem__(self, name: str):
         return _Guarded(self.uri, server(self.uri)[name])
@@ -55,12 +62,21 @@ class _Guarded:
         def call(*args, **kwargs):
             if self._uri in DOWN:
                 raise DOWN[self._uri](f"{self._uri}: connection refused")
+            if name == "insert_many" and self._uri in HALF_INSERTS:
+                return _insert_half(value, args[0], HALF_INSERTS[self._uri])
             result = value(*args, **kwargs)
             if isinstance(result, mongomock.Database | mongomock.Collection):
                 return _Guarded(self._uri, result)
             return result
 
         return call
+
+
+def _insert_half(insert_many, documents: list, code: int):
+    half = len(documents) // 2
+    insert_many(documents[:half], ordered=False)
+    errors = [{"index": i, "code": code, "errmsg": "refused"} for i in range(half, len(documents))]
+    raise BulkWriteError({"writeErrors": errors, "writeConcernErrors": [], "nInserted": half})
 
 
 def down(uri: str, error: type[PyMongoError] = ServerSelectionTimeoutError) -> None:
