@@ -2,7 +2,14 @@
 
 from django.conf import settings
 
+from telemetry.writer import get_writer
+
 
 def storage_health() -> dict:
-    """Backend name and live status of telemetry storage, as /health reports it."""
-    return {"backend": settings.TELEMETRY_BACKEND, "status": "not_started"}
+    """Backend name and live status of telemetry storage, as /health reports it.
+
+    No I/O: the status is what this process's writer last saw. `status` is "connected",
+    "backup" (Mongo on a backup URI), "csv_fallback", "unavailable" (events wait in the
+    spool) or "starting"; `spooled` counts this process's events not stored yet.
+    """
+    return {"backend": settings.TELEMETRY_BACKEND, **get_writer().status()}
