@@ -77,8 +77,10 @@ def build_event(**fields) -> dict:
 
 def _coerce(name: str, value, extra: dict):
     kind = FIELD_TYPES[name]
-    if value is None or value == "" or type(value) is kind:
-        return None if value == "" else value
+    if type(value) is kind:  # the usual case, first: this runs on the request thread
+        return value if value != "" else None
+    if value is None or value == "":
+        return None
     try:
         if kind is bool:
             return _to_bool(value)
