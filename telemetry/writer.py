@@ -36,6 +36,8 @@ _CREDENTIALS = re.compile(r"(\w+://)[^@/\s]+@")
 
 
 class TelemetryWriter:
+    """Spools events on the request thread and ships them from its own thread."""
+
     def __init__(
         self,
         *,
@@ -124,7 +126,6 @@ class TelemetryWriter:
         self._thread.start()
 
     def _run(self) -> None:
-        self._probe_primary()
         next_recovery = 0.0
         while not self._stop.is_set():
             try:
@@ -152,7 +153,7 @@ class TelemetryWriter:
             self._set_state("csv_fallback" if self.fallback else "unavailable")
 
     def _probe_if_due(self) -> None:
-        """Off the configured store and idle: look again, so /health does not lag behind."""
+        """Not (yet) known to be on the configured store: look, so /health does not lag."""
         if self.state != "connected" and time.monotonic() >= self._next_probe:
             self._probe_primary()
 
@@ -319,6 +320,7 @@ class TelemetryWriter:
             segment.forget()
 
     def status(self) -> dict:
+        """What /health shows; no I/O."""
         return {
             "status": self.state,
             "spooled": self.pending(),

@@ -45,3 +45,12 @@ def test_on_the_csv_fallback_it_is_degraded_but_still_200(
     assert len(recorded.events()) == 1  # the request went to the fallback CSV
     response = client.get("/health")
     assert response.status_code == 200
+
+
+def test_a_misconfigured_store_is_reported_not_a_500(client, recorded, settings):
+    settings.TELEMETRY = {**settings.TELEMETRY, "BACKEND": "telemetry.backends.nope.Store"}
+    response = client.get("/health")
+    assert response.status_code == 200
+    database = response.json()["database"]
+    assert database["status"] == "misconfigured"
+    assert "telemetry.backends.nope.Store" in database["last_error"]
