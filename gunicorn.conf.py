@@ -46,7 +46,8 @@ TELEMETRY_FLUSH_TIMEOUT = float(os.environ.get("TELEMETRY_FLUSH_TIMEOUT", "20"))
 
 def post_worker_init(worker):
     """Start this worker's telemetry writer now, after the fork: it ships what a worker that
-    died left in the spool without waiting for this worker's first request."""
+    died left in the spool without waiting for this worker's first request. (post_fork runs
+    before Django is loaded, so the writer cannot start there.)"""
     from telemetry.writer import get_writer
 
     get_writer()
