@@ -174,6 +174,8 @@ if not CSV_FALLBACK_DIR.is_absolute():
     CSV_FALLBACK_DIR = BASE_DIR / CSV_FALLBACK_DIR
 
 TELEMETRY_BACKEND = env.str("TELEMETRY_BACKEND", default="mongo" if MONGO_URI else "csv")
+# Seconds on the fallback (or a backup URI) before the configured store is tried again.
+TELEMETRY_RETRY_PRIMARY_INTERVAL = env.float("TELEMETRY_RETRY_PRIMARY_INTERVAL", default=30.0)
 TELEMETRY_BACKENDS = {
     "mongo": {
         "BACKEND": "telemetry.backends.mongo.MongoBackend",
@@ -183,6 +185,7 @@ TELEMETRY_BACKENDS = {
             "collection": env.str("MONGO_COLLECTION", default="telemetry"),
             "server_selection_timeout_ms": env.int("MONGO_TIMEOUT_MS", default=2000),
             "write_concern": env.str("MONGO_WRITE_CONCERN", default="1"),
+            "retry_primary_interval": TELEMETRY_RETRY_PRIMARY_INTERVAL,
         },
     },
     "csv": {
@@ -190,6 +193,7 @@ TELEMETRY_BACKENDS = {
         "OPTIONS": {
             "directory": CSV_FALLBACK_DIR,
             "max_bytes": env.int("CSV_MAX_BYTES", default=100 * 1024 * 1024),
+            "daily": env.bool("CSV_ROTATE_DAILY", default=True),
         },
     },
 }
@@ -200,11 +204,15 @@ if TELEMETRY_BACKEND not in TELEMETRY_BACKENDS:
 TELEMETRY = {
     **TELEMETRY_BACKENDS[TELEMETRY_BACKEND],
     # Where events wait, one line each, until the writer has stored them.
+    # Must be a local disk: liveness of its owners is told by flock.
     "SPOOL_DIR": Path(env.str("TELEMETRY_SPOOL_DIR", default=str(CSV_FALLBACK_DIR / "spool"))),
+    "SPOOL_SEGMENT_BYTES": env.int("TELEMETRY_SPOOL_SEGMENT_BYTES", default=16 * 1024 * 1024),
     "FALLBACK": TELEMETRY_BACKENDS["csv"],
     "BATCH_SIZE": env.int("TELEMETRY_BATCH_SIZE", default=500),
     "FLUSH_INTERVAL": env.float("TELEMETRY_FLUSH_INTERVAL", default=1.0),
-    "RETRY_PRIMARY_INTERVAL": env.float("TELEMETRY_RETRY_PRIMARY_INTERVAL", default=30.0),
+    "RETRY_PRIMARY_INTERVAL": TELEMETRY_RETRY_PRIMARY_INTERVAL,
+    # Seconds between looks for the spool segments of dead processes.
+    "RECOVERY_INTERVAL": env.float("TELEMETRY_RECOVERY_INTERVAL", default=10.0),
     "EXCLUDED_PATHS": env.list(
         "TELEMETRY_EXCLUDED_PATHS",
         default=["/health", "/docs", "/redoc", "/api/schema/", "/static/", "/favicon.ico"],

@@ -1,0 +1,60 @@
+"""Gunicorn settings for dgen-ping: `gunicorn -c gunicorn.conf.py dgen_ping_site.wsgi`.
+
+Sized for an LLM gateway: most of a request's life is spent waiting on the upstream, so
+each worker runs many threads (gthread) and CPU is rarely the limit. In-flight calls per
+worker = GUNICORN_THREADS; add workers for CPU (one or two per core), threads for
+concurrency. Gunicorn's own config file reads its environment variables here; the Django
+settings never do.
+"""
+
+import os
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8001')}"
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", max(2, os.cpu_count() or 1)))
+# A thread waits on one upstream call: 64 threads x 200 ms upstream ~ 320 requests/s a worker.
+threads = int(os.environ.get("GUNICORN_THREADS", "64"))
+# Each worker binds its own socket (SO_REUSEPORT), so the kernel spreads connections evenly
+# instead of one worker winning most accept() races under keep-alive load.
+reuse_port = True
+
+# gthread's heartbeat runs in the worker's main loop, not in request threads, so this never
+# interrupts a long LLM call; it only catches a worker whose main loop is stuck.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "300"))
+# After SIGTERM: time for in-flight requests (an LLM call may take LLM_TIMEOUT = 120 s) and
+# the telemetry flush. Whatever is still spooled after that is recovered at the next start.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "150"))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+
+# Recycling workers is off by default; if you turn it on, keep the jitter so they do not all
+# restart at once. Their telemetry is flushed on exit either way.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "0")) or max_requests // 10
+
+# Gunicorn's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl), which
+# two instances on one machine would fight over: off unless a path is given.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket
+
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None  # telemetry already records requests
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+
+# Seconds a worker's telemetry flush may take at exit (within graceful_timeout).
+TELEMETRY_FLUSH_TIMEOUT = float(os.environ.get("TELEMETRY_FLUSH_TIMEOUT", "20"))
+
+
+def post_worker_init(worker):
+    """Start this worker's telemetry writer now, after the fork: it ships what a worker that
+    died left in the spool without waiting for this worker's first request. (post_fork runs
+    before Django is loaded, so the writer cannot start there.)"""
+    from telemetry.writer import get_writer
+
+    get_writer()
+
+
+def worker_exit(server, worker):
+    """Store everything this worker spooled before it goes (a no-op in the master)."""
+    from telemetry.writer import shutdown
+
+    shutdown(timeout=TELEMETRY_FLUSH_TIMEOUT)

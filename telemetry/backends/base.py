@@ -1,0 +1,42 @@
+"""The interface every telemetry store implements."""
+
+from collections.abc import Collection, Iterator, Sequence
+from datetime import datetime
+
+from telemetry.query import EventFilter
+
+
+class TelemetryBackend:
+    """A place events are stored. Instances are shared by the threads of one process.
+
+    Events are complete dicts as telemetry.schema.build_event returns them.
+    """
+
+    def write_batch(self, events: Sequence[dict]) -> None:
+        """Store all events or raise; a batch that raised may be retried whole."""
+        raise NotImplementedError
+
+    def iter_events(self, filters: EventFilter | None = None) -> Iterator[dict]:
+        """Yield matching events, roughly oldest first, in constant memory."""
+        raise NotImplementedError
+
+    def aggregate_usage(
+        self, group_by: Sequence[str] = (), filters: EventFilter | None = None
+    ) -> list[dict]:
+        """Usage rows per group, as defined in telemetry.usage, ordered by group values."""
+        raise NotImplementedError
+
+    def existing_ids(self, ids: Collection[str], since: datetime | None = None) -> set[str]:
+        """Which of these event ids are stored; `since` lets a store skip older data."""
+        raise NotImplementedError
+
+    def health(self) -> dict:
+        """Check the store now: {"ok": bool, "error": str | None} (may do I/O)."""
+        raise NotImplementedError
+
+    def mode(self) -> str:
+        """Where writes go, without I/O: "connected", or "backup" when on a backup location."""
+        return "connected"
+
+    def close(self) -> None:
+        """Release connections and files; the instance may be used again afterwards."""

@@ -1,0 +1,177 @@
+"""Events in CSV files: `<directory>/telemetry.csv`, rotated to `telemetry-<stamp>.csv`.
+
+Several worker processes append to the same file. Each batch is one write() made while
+holding an exclusive flock, so rows of different processes never interleave or tear, and the
+header is written exactly once, by whoever finds the file empty. Rotation (by size, and when
+the day changes) happens under the same lock.
+"""
+
+import csv
+import fcntl
+import os
+import re
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from telemetry import schema
+from telemetry.backends.base import TelemetryBackend
+from telemetry.query import EventFilter, check_group_by
+from telemetry.usage import aggregate
+
+CURRENT = "telemetry.csv"
+ROTATED_GLOB = "telemetry-*.csv"
+# The first cell of a row: its event id (ids never need quoting).
+_ROW_ID = re.compile(rb"^([^,\r\n\"]+),", re.MULTILINE)
+_SCAN_CHUNK = 4 * 1024 * 1024
+
+
+class CSVBackend(TelemetryBackend):
+    def __init__(
+        self, directory: str | os.PathLike, max_bytes: int = 100 * 1024 * 1024, daily: bool = True
+    ):
+        self.directory = Path(directory)
+        self.max_bytes = max_bytes
+        self.daily = daily
+
+    @property
+    def path(self) -> Path:
+        return self.directory / CURRENT
+
+    # --- writing --------------------------------------------------------------------------
+
+    def write_batch(self, events: Sequence[dict]) -> None:
+        if not events:
+            return
+        with self._locked_current() as fd:
+            size = os.fstat(fd).st_size
+            data = schema.csv_rows(events, header=size == 0).encode()
+            try:
+                _write_all(fd, data)
+            except OSError:
+                # Disk full half-way: take the partial rows back so the batch can be retried.
+                os.ftruncate(fd, size)
+                raise
+
+    @contextmanager
+    def _locked_current(self):
+        """An fd on the current file, exclusively locked, rotated first if it is due."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for _ in range(100):  # each retry means another process just rotated
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                if self._is_current(fd) and not self._rotate_if_due(fd):
+                    yield fd
+                    return
+            finally:
+                os.close(fd)  # also releases the lock
+        raise OSError(f"Could not lock {self.path}: it keeps being replaced.")
+
+    def _is_current(self, fd: int) -> bool:
+        try:
+            return os.stat(self.path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            return False
+
+    def _rotate_if_due(self, fd: int) -> bool:
+        """Rename a full or yesterday's file away (we hold its lock); True if it was."""
+        stat = os.fstat(fd)
+        if stat.st_size == 0:
+            return False
+        last_write = datetime.fromtimestamp(stat.st_mtime, UTC).date()
+        if stat.st_size < self.max_bytes and not (self.daily and last_write < _today()):
+            return False
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        os.rename(self.path, self.directory / f"telemetry-{stamp}.csv")
+        return True
+
+    # --- reading --------------------------------------------------------------------------
+
+    def files(self, since: datetime | None = None) -> list[Path]:
+        """Data files oldest first; with `since`, only those written to at or after it."""
+        paths = sorted(self.directory.glob(ROTATED_GLOB))
+        paths.append(self.path)
+        if since is None:
+            return [p for p in paths if p.exists()]
+        return [p for p in paths if _mtime(p) is not None and _mtime(p) >= since.timestamp()]
+
+    def iter_events(self, filters: EventFilter | None = None) -> Iterator[dict]:
+        filters = filters or EventFilter()
+        for path in self.files(since=filters.since):
+            for event in _read_file(path):
+                if filters.matches(event):
+                    yield event
+
+    def aggregate_usage(
+        self, group_by: Sequence[str] = (), filters: EventFilter | None = None
+    ) -> list[dict]:
+        return aggregate(self.iter_events(filters), check_group_by(group_by))
+
+    def existing_ids(self, ids: Collection[str], since: datetime | None = None) -> set[str]:
+        wanted = {i.encode() for i in ids}
+        found: set[bytes] = set()
+        for path in reversed(self.files(since=since)):
+            found |= _ids_in(path, wanted)
+            if found == wanted:
+                break
+        return {i.decode() for i in found}
+
+    def health(self) -> dict:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            ok = os.access(self.directory, os.W_OK)
+            return {"ok": ok, "error": None if ok else f"{self.directory} is not writable"}
+        except OSError as exc:
+            return {"ok": False, "error": str(exc)}
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _today():
+    return datetime.now(UTC).date()
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return None
+
+
+def _read_file(path: Path) -> Iterator[dict]:
+    try:
+        handle = open(path, newline="", encoding="utf-8")  # noqa: SIM115 (generator owns it)
+    except FileNotFoundError:
+        return  # rotated away since it was listed: its rows are in the renamed file
+    with handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        for row in reader:
+            if len(row) == len(header):
+                yield schema.from_csv_row(header, row)
+
+
+def _ids_in(path: Path, wanted: set[bytes]) -> set[bytes]:
+    found = set()
+    try:
+        with open(path, "rb") as handle:
+            tail = b""
+            while chunk := handle.read(_SCAN_CHUNK):
+                data = tail + chunk
+                cut = data.rfind(b"\n") + 1
+                found.update(_wanted_ids(data[:cut], wanted))
+                tail = data[cut:]
+            found.update(_wanted_ids(tail, wanted))
+    except FileNotFoundError:
+        pass
+    return found
+
+
+def _wanted_ids(data: bytes, wanted: set[bytes]) -> Iterator[bytes]:
+    return (m.group(1) for m in _ROW_ID.finditer(data) if m.group(1) in wanted)

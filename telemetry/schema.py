@@ -1,0 +1,144 @@
+"""The telemetry event: one fixed, versioned list of fields, and its CSV form.
+
+Every stored event has every field (missing values are None), so CSV files have identical
+columns in identical order and Mongo documents have one shape. Bump SCHEMA_VERSION when the
+list changes; readers map columns by the header of each file, so old files stay readable.
+"""
+
+import csv
+import io
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+
+from dgen_ping_site.clock import iso_utc
+
+SCHEMA_VERSION = 1
+
+# name -> type. The order is the CSV column order; docs/telemetry.md explains each field.
+FIELD_TYPES: dict[str, type] = {
+    "event_id": str,
+    "schema_version": int,
+    "timestamp": str,
+    "event_type": str,
+    "request_id": str,
+    "client_ip": str,
+    "client_id": str,
+    "soeid": str,
+    "project_name": str,
+    "target_service": str,
+    "endpoint": str,
+    "method": str,
+    "status_code": int,
+    "latency_ms": float,
+    "request_size": int,
+    "response_size": int,
+    "user_agent": str,
+    "model": str,
+    "provider": str,
+    "upstream_model": str,
+    "prompt_tokens": int,
+    "completion_tokens": int,
+    "total_tokens": int,
+    "tokens_estimated": bool,
+    "temperature": float,
+    "max_tokens": int,
+    "upstream_latency_ms": float,
+    "error": str,
+    "extra": dict,
+}
+FIELDS: tuple[str, ...] = tuple(FIELD_TYPES)
+CSV_HEADER = ",".join(FIELDS) + "\r\n"
+
+# Set by the pipeline itself; a view's annotation cannot replace them.
+_GENERATED = ("schema_version",)
+
+
+def build_event(**fields) -> dict:
+    """A complete event from the given fields.
+
+    Missing fields are None (event_id and timestamp are generated), values are coerced to
+    the field's type, empty strings become None, and names outside the schema go to `extra`
+    rather than being lost.
+    """
+    extra = dict(fields.pop("extra", None) or {})
+    event = dict.fromkeys(FIELDS)
+    for name, value in fields.items():
+        if name not in FIELD_TYPES or name in _GENERATED:
+            extra[name] = value
+        else:
+            event[name] = _coerce(name, value, extra)
+    event["event_id"] = event["event_id"] or uuid.uuid4().hex
+    event["schema_version"] = SCHEMA_VERSION
+    event["timestamp"] = event["timestamp"] or iso_utc()
+    event["extra"] = extra
+    return event
+
+
+def _coerce(name: str, value, extra: dict):
+    kind = FIELD_TYPES[name]
+    if type(value) is kind:  # the usual case, first: this runs on the request thread
+        return value if value != "" else None
+    if value is None or value == "":
+        return None
+    try:
+        if kind is bool:
+            return _to_bool(value)
+        if kind is dict:
+            raise TypeError(name)
+        return kind(value)
+    except (TypeError, ValueError):
+        # Keep what was sent, where it cannot break the column's type.
+        extra.setdefault("invalid_fields", {})[name] = str(value)
+        return None
+
+
+def _to_bool(value) -> bool:
+    if isinstance(value, str):
+        if value.lower() in ("true", "1", "yes"):
+            return True
+        if value.lower() in ("false", "0", "no"):
+            return False
+        raise ValueError(value)
+    return bool(value)
+
+
+# --- CSV ------------------------------------------------------------------------------------
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
+    return str(value)
+
+
+def csv_rows(events: Iterable[Mapping], header: bool = False) -> str:
+    """CSV text for these events (CRLF line ends, RFC 4180 quoting), header first if asked."""
+    out = io.StringIO()
+    if header:
+        out.write(CSV_HEADER)
+    writer = csv.writer(out)
+    writer.writerows([_cell(event.get(name)) for name in FIELDS] for event in events)
+    return out.getvalue()
+
+
+def from_csv_row(header: list[str], row: list[str]) -> dict:
+    """The event a CSV row holds, mapped by its file's header (so older files still read)."""
+    event = dict.fromkeys(FIELDS)
+    for name, text in zip(header, row, strict=False):
+        if name in FIELD_TYPES and text != "":
+            event[name] = _parse(FIELD_TYPES[name], text)
+    event["extra"] = event["extra"] or {}
+    return event
+
+
+def _parse(kind: type, text: str):
+    if kind is dict:
+        return json.loads(text)
+    if kind is bool:
+        return text == "true"
+    return kind(text)

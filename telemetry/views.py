@@ -1,0 +1,23 @@
+"""POST /telemetry: clients log their own events (the seed's manual telemetry)."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from telemetry import serializers
+from telemetry.services import record_custom_event
+
+
+class TelemetryView(APIView):
+    @extend_schema(
+        request=serializers.TelemetryEventInput,
+        responses=serializers.TelemetryAcceptedOutput,
+        summary="Record a custom telemetry event",
+        description="The event becomes this request's telemetry record. SOEID and client id "
+        "come from the token (the body's are used only with the default token).",
+    )
+    def post(self, request):
+        params = serializers.TelemetryEventInput(data=request.data)
+        params.is_valid(raise_exception=True)
+        accepted = record_custom_event(request, identity=request.user, data=params.validated_data)
+        return Response(accepted)

@@ -1,0 +1,32 @@
+"""Code that tests run in separate processes (multiprocessing 'spawn': nothing inherited)."""
+
+import resource
+import signal
+from pathlib import Path
+
+from telemetry.backends.csv import CSVBackend
+from telemetry.schema import build_event
+
+
+def append_batches(directory: str, max_bytes: int, worker: int, batches: int, size: int) -> None:
+    """Write batches of events tagged with this worker's number to a shared CSV directory."""
+    store = CSVBackend(Path(directory), max_bytes=max_bytes)
+    for batch in range(batches):
+        events = [
+            build_event(soeid=f"w{worker}", request_id=f"{worker}-{batch}-{i}", endpoint="/x" * 20)
+            for i in range(size)
+        ]
+        store.write_batch(events)
+
+
+def write_past_a_size_limit(directory: str, headroom: int) -> str:
+    """Write a batch that cannot fit under RLIMIT_FSIZE, as on a full disk; report the error."""
+    store = CSVBackend(Path(directory))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG instead of being killed
+    size = store.path.stat().st_size
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size + headroom, resource.RLIM_INFINITY))
+    try:
+        store.write_batch([build_event(endpoint="/y" * 50) for _ in range(20)])
+    except OSError as exc:
+        return type(exc).__name__
+    return "no error"

@@ -1,0 +1,99 @@
+import multiprocessing
+import os
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from telemetry.backends.csv import CSVBackend
+from telemetry.schema import CSV_HEADER
+from tests.telemetry import processes
+from tests.telemetry.conftest import make_event
+
+
+def headers_are_once_at_the_top(store: CSVBackend) -> bool:
+    for path in store.files():
+        data, header = path.read_bytes(), CSV_HEADER.encode()
+        if not data.startswith(header) or data.count(header) != 1:
+            return False
+    return True
+
+
+def test_the_header_is_written_once(tmp_path):
+    store = CSVBackend(tmp_path)
+    for _ in range(3):
+        store.write_batch([make_event(), make_event()])
+    assert store.files() == [tmp_path / "telemetry.csv"]
+    assert headers_are_once_at_the_top(store)
+    assert len(list(store.iter_events())) == 6
+
+
+def test_a_full_file_is_rotated_and_every_file_is_still_read(tmp_path):
+    store = CSVBackend(tmp_path, max_bytes=1000)
+    written = [make_event(request_id=str(i)) for i in range(30)]
+    for event in written:
+        store.write_batch([event])
+    assert len(store.files()) > 3
+    assert all(path.stat().st_size < 1000 + 500 for path in store.files())
+    assert headers_are_once_at_the_top(store)
+    assert [e["request_id"] for e in store.iter_events()] == [str(i) for i in range(30)]
+
+
+def test_yesterdays_file_is_rotated_on_the_first_write_of_the_day(tmp_path):
+    store = CSVBackend(tmp_path)
+    store.write_batch([make_event()])
+    yesterday = time.time() - 86400
+    os.utime(store.path, (yesterday, yesterday))
+    store.write_batch([make_event()])
+    rotated = sorted(tmp_path.glob("telemetry-*.csv"))
+    assert len(rotated) == 1 and len(store.files()) == 2
+
+
+def test_concurrent_writer_processes_leave_only_whole_rows_and_the_exact_count(tmp_path):
+    workers, batches, size = 4, 25, 20
+    spawn = multiprocessing.get_context("spawn")
+    args = [(str(tmp_path), 40_000, w, batches, size) for w in range(workers)]
+    jobs = [spawn.Process(target=processes.append_batches, args=a) for a in args]
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join(60)
+        assert job.exitcode == 0
+    store = CSVBackend(tmp_path)
+    events = list(store.iter_events())
+    assert len(store.files()) > 1  # rotation happened while they raced
+    assert headers_are_once_at_the_top(store)
+    assert len(events) == workers * batches * size
+    assert len({e["event_id"] for e in events}) == len(events)
+    assert Counter(e["soeid"] for e in events) == {f"w{w}": batches * size for w in range(workers)}
+    # Every row parsed whole: each event has all its values, none spilled from a neighbour.
+    assert all(e["endpoint"] == "/x" * 20 and e["schema_version"] == 1 for e in events)
+
+
+def test_a_batch_that_does_not_fit_on_disk_leaves_no_partial_row(tmp_path):
+    store = CSVBackend(tmp_path)
+    store.write_batch([make_event()])
+    size = store.path.stat().st_size
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        error = pool.apply(processes.write_past_a_size_limit, (str(tmp_path), 300))
+    assert error == "OSError"
+    assert store.path.stat().st_size == size
+    store.write_batch([make_event()])
+    assert len(list(store.iter_events())) == 2
+
+
+def test_existing_ids_skips_files_last_written_before_since(tmp_path):
+    store = CSVBackend(tmp_path)
+    old = make_event()
+    store.write_batch([old])
+    long_ago = time.time() - 7200
+    os.utime(store.path, (long_ago, long_ago))
+    assert store.existing_ids([old["event_id"]]) == {old["event_id"]}
+    since = datetime.now(UTC) - timedelta(hours=1)
+    assert store.existing_ids([old["event_id"]], since=since) == set()
+
+
+def test_health_reports_an_unwritable_directory(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    health = CSVBackend(blocker / "csv").health()
+    assert health["ok"] is False and health["error"]

@@ -1,0 +1,56 @@
+"""/health reports the telemetry store as the writer sees it, and always answers 200."""
+
+import time
+
+import pytest
+
+from tests.telemetry.conftest import FLAKY_CLIENT
+
+pytestmark = pytest.mark.django_db
+
+
+def wait_for_status(client, wanted: str) -> dict:
+    for _ in range(300):  # bounded: the writer thread gets there in a few milliseconds
+        body = client.get("/health").json()
+        if body["database"]["status"] == wanted:
+            return body
+        time.sleep(0.01)
+    return body
+
+
+def test_a_working_store_is_healthy(client, recorded):
+    body = wait_for_status(client, "connected")
+    assert body["status"] == "healthy"
+    assert body["database"]["backend"] == "csv"
+    assert {"spooled", "last_error", "last_write"} <= body["database"].keys()
+
+
+def test_on_the_csv_fallback_it_is_degraded_but_still_200(
+    client, recorded, settings, flaky_mongo, csv_config
+):
+    uri = "mongodb://reporter:s3cret-pass@primary:27017"
+    flaky_mongo.down(uri)
+    settings.TELEMETRY = {
+        **settings.TELEMETRY,
+        "BACKEND": "telemetry.backends.mongo.MongoBackend",
+        "OPTIONS": {"uris": [uri], "client_factory": FLAKY_CLIENT},
+    }
+    settings.TELEMETRY_BACKEND = "mongo"
+    client.get("/counted")
+    body = wait_for_status(client, "csv_fallback")
+    assert body["status"] == "degraded"
+    assert body["database"]["backend"] == "mongo"
+    assert "connection refused" in body["database"]["last_error"]
+    assert "s3cret-pass" not in str(body)  # credentials never leave the process
+    assert len(recorded.events()) == 1  # the request went to the fallback CSV
+    response = client.get("/health")
+    assert response.status_code == 200
+
+
+def test_a_misconfigured_store_is_reported_not_a_500(client, recorded, settings):
+    settings.TELEMETRY = {**settings.TELEMETRY, "BACKEND": "telemetry.backends.nope.Store"}
+    response = client.get("/health")
+    assert response.status_code == 200
+    database = response.json()["database"]
+    assert database["status"] == "misconfigured"
+    assert "telemetry.backends.nope.Store" in database["last_error"]

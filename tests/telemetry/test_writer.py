@@ -1,0 +1,228 @@
+"""The writer with its real thread, real spool files and real stores (Mongo: the fake)."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from telemetry import writer as writer_module
+from telemetry.backends.csv import CSVBackend
+from telemetry.backends.mongo import MongoBackend
+from telemetry.spool import Segment
+from telemetry.writer import TelemetryWriter
+from tests.telemetry.conftest import FLAKY_CLIENT, make_event
+from tests.telemetry.fakes import server
+
+ROOT = Path(__file__).resolve().parents[2]
+PRIMARY, BACKUP = "mongodb://primary:27017", "mongodb://backup:27017"
+
+
+@pytest.fixture
+def make_writer(tmp_path):
+    writers = []
+
+    def make(primary, fallback=None, start=True, **options) -> TelemetryWriter:
+        options = {"batch_size": 10, "flush_interval": 0.01, "retry_primary_interval": 0.05,
+                   "recovery_interval": 0.05, **options}  # fmt: skip
+        writer = TelemetryWriter(
+            primary=primary, fallback=fallback, spool_dir=tmp_path / "spool", **options
+        )
+        writers.append(writer)
+        if start:
+            writer.start()
+        return writer
+
+    yield make
+    for writer in writers:
+        writer.shutdown(timeout=5)
+
+
+def eventually(condition, attempts: int = 500) -> bool:
+    """Poll a condition the writer thread will make true; bounded, never timed."""
+    for _ in range(attempts):
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def mongo_ids(uri: str) -> set[str]:
+    return {doc["_id"] for doc in server(uri).dgen_db.telemetry.find()}
+
+
+def csv_ids(store: CSVBackend) -> list[str]:
+    return [event["event_id"] for event in store.iter_events()]
+
+
+def segments(tmp_path) -> list[Path]:
+    return sorted((tmp_path / "spool").glob("*.spool"))
+
+
+def test_the_thread_ships_what_is_emitted(make_writer, tmp_path):
+    store = CSVBackend(tmp_path / "csv")
+    writer = make_writer(store)
+    events = [make_event() for _ in range(25)]
+    for event in events:
+        writer.emit(event)
+    assert eventually(lambda: writer.pending() == 0)
+    assert csv_ids(store) == [e["event_id"] for e in events]
+    status = writer.status()
+    assert (status["status"], status["spooled"], status["stored"]) == ("connected", 0, 25)
+    assert status["last_write"] and status["last_error"] is None
+
+
+def test_mongo_down_at_start_then_up_loses_and_duplicates_nothing(
+    make_writer, tmp_path, flaky_mongo
+):
+    flaky_mongo.down(PRIMARY)
+    mongo = MongoBackend(uris=[PRIMARY], client_factory=FLAKY_CLIENT)
+    csv = CSVBackend(tmp_path / "csv")
+    writer = make_writer(mongo, csv)
+    during = [make_event() for _ in range(30)]
+    for event in during:
+        writer.emit(event)
+    assert eventually(lambda: writer.pending() == 0)
+    assert writer.status()["status"] == "csv_fallback"
+    assert "connection refused" in writer.status()["last_error"]
+
+    flaky_mongo.up(PRIMARY)
+    assert eventually(lambda: writer.status()["status"] == "connected")  # probed by itself
+    after = [make_event() for _ in range(30)]
+    for event in after:
+        writer.emit(event)
+    assert eventually(lambda: writer.pending() == 0)
+
+    assert sorted(csv_ids(csv)) == sorted(e["event_id"] for e in during)
+    assert mongo_ids(PRIMARY) == {e["event_id"] for e in after}
+
+
+def test_mongo_lost_mid_run_and_flapping_keeps_every_event_once(make_writer, tmp_path, flaky_mongo):
+    mongo = MongoBackend(uris=[PRIMARY], client_factory=FLAKY_CLIENT)
+    csv = CSVBackend(tmp_path / "csv")
+    writer = make_writer(mongo, csv)
+    emitted = []
+    for round_ in range(6):
+        (flaky_mongo.down if round_ % 2 else flaky_mongo.up)(PRIMARY)
+        for _ in range(15):
+            emitted.append(make_event())
+            writer.emit(emitted[-1])
+        assert eventually(lambda: writer.pending() == 0)
+    stored = [*csv_ids(csv), *mongo_ids(PRIMARY)]
+    assert sorted(stored) == sorted(e["event_id"] for e in emitted)
+
+
+def test_on_a_backup_uri_the_status_says_backup(make_writer, tmp_path, flaky_mongo):
+    flaky_mongo.down(PRIMARY)
+    mongo = MongoBackend(uris=[PRIMARY, BACKUP], client_factory=FLAKY_CLIENT)
+    writer = make_writer(mongo, CSVBackend(tmp_path / "csv"))
+    writer.emit(make_event())
+    assert eventually(lambda: writer.pending() == 0)
+    assert writer.status()["status"] == "backup"
+    assert len(mongo_ids(BACKUP)) == 1
+
+
+def test_with_no_store_events_wait_in_the_spool_until_one_returns(make_writer, tmp_path):
+    blocker = tmp_path / "csv"
+    blocker.write_text("a file where the directory should be")
+    writer = make_writer(CSVBackend(blocker), start=False)
+    for _ in range(5):
+        writer.emit(make_event())
+    assert writer.flush(timeout=5) is False
+    assert writer.status()["status"] == "unavailable" and writer.status()["spooled"] == 5
+    blocker.unlink()
+    assert writer.flush(timeout=5) is True
+    assert len(csv_ids(CSVBackend(blocker))) == 5
+
+
+def test_an_unwritable_spool_holds_events_in_bounded_memory(make_writer, tmp_path, monkeypatch):
+    monkeypatch.setattr(writer_module, "MAX_OVERFLOW", 3)
+    (tmp_path / "spool").write_text("a file where the spool directory should be")
+    store = CSVBackend(tmp_path / "csv")
+    writer = make_writer(store, start=False)
+    for _ in range(5):
+        writer.emit(make_event())
+    assert writer.status()["spooled"] == 3 and writer.status()["dropped"] == 2
+    assert writer.flush(timeout=5) is True
+    assert len(csv_ids(store)) == 3
+
+
+def test_segments_rotate_and_shipped_ones_are_deleted(make_writer, tmp_path):
+    store = CSVBackend(tmp_path / "csv")
+    writer = make_writer(store, start=False, segment_bytes=2000)
+    for _ in range(4):
+        for _ in range(10):
+            writer.emit(make_event())
+        assert writer.flush(timeout=5)
+    assert len(segments(tmp_path)) == 1
+    assert len(csv_ids(store)) == 40
+
+
+def test_shutdown_stores_everything_and_removes_its_spool(make_writer, tmp_path):
+    store = CSVBackend(tmp_path / "csv")
+    writer = make_writer(store, flush_interval=60)  # the thread will not get to it
+    for _ in range(7):
+        writer.emit(make_event())
+    assert writer.shutdown(timeout=5) is True
+    assert len(csv_ids(store)) == 7
+    assert list((tmp_path / "spool").iterdir()) == []
+
+
+def test_shutdown_with_no_store_leaves_the_spool_for_the_next_process(make_writer, tmp_path):
+    blocker = tmp_path / "csv"
+    blocker.write_text("not a directory")
+    first = make_writer(CSVBackend(blocker), start=False)
+    for _ in range(4):
+        first.emit(make_event())
+    assert first.shutdown(timeout=5) is False
+    blocker.unlink()
+    successor = make_writer(CSVBackend(blocker), start=False)
+    assert successor.flush(timeout=5)
+    assert len(csv_ids(CSVBackend(blocker))) == 4 and successor.status()["recovered"] == 4
+    assert segments(tmp_path) == []
+
+
+CRASH_AFTER_STORING_BEFORE_CHECKPOINT = """
+import os, signal, sys
+from pathlib import Path
+from telemetry.backends.csv import CSVBackend
+from telemetry.schema import build_event
+from telemetry.writer import TelemetryWriter
+csv_dir, spool_dir = Path(sys.argv[1]), Path(sys.argv[2])
+writer = TelemetryWriter(primary=CSVBackend(csv_dir), fallback=None, spool_dir=spool_dir)
+for n in range(25):
+    writer.emit(build_event(request_id=str(n)))
+batch = writer._segment.read(10)
+CSVBackend(csv_dir).write_batch(batch.events)  # stored ... and killed before the checkpoint
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_killed_process_spool_is_recovered_exactly_once(make_writer, tmp_path):
+    csv_dir, spool_dir = tmp_path / "csv", tmp_path / "spool"
+    script = CRASH_AFTER_STORING_BEFORE_CHECKPOINT
+    crashed = subprocess.run([sys.executable, "-c", script, csv_dir, spool_dir], cwd=ROOT)
+    assert crashed.returncode == -9
+    assert len(csv_ids(CSVBackend(csv_dir))) == 10
+    survivor = make_writer(CSVBackend(csv_dir), batch_size=4)  # smaller batches than the dead
+    assert eventually(lambda: survivor.status()["recovered"] == 15)
+    request_ids = sorted(int(e["request_id"]) for e in CSVBackend(csv_dir).iter_events())
+    assert request_ids == list(range(25))
+    assert eventually(lambda: segments(tmp_path) == [])
+
+
+def test_a_forked_child_starts_its_own_writer_and_leaves_the_parents_alone(recorded):
+    writer_module.emit(make_event())
+    parent = writer_module.get_writer()
+    parent_segment = parent._segment.path
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit code only
+        inherited_dropped = writer_module._writer is None
+        parent_lock_held = Segment.adopt(parent_segment) is None
+        os._exit(0 if inherited_dropped and parent_lock_held else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert Segment.adopt(parent_segment) is None  # still ours after the child's exit
+    assert len(recorded.events()) == 1
