@@ -38,6 +38,10 @@ class GatewayTokenScheme(OpenApiAuthenticationExtension):
     target_class = GatewayTokenAuthentication
     name = ["ApiToken", "BearerAuth"]
 
+    def get_security_requirement(self, auto_schema):
+        # Either header is enough: alternatives, not both at once.
+        return [{name: []} for name in self.name]
+
     def get_security_definition(self, auto_schema):
         return [
             {"type": "apiKey", "in": "header", "name": "X-API-Token"},
