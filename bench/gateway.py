@@ -25,6 +25,7 @@ FALLBACK_WORKERS = 2
 FALLBACK_THREADS = 64
 UPSTREAM_KEY = "sk-bench-upstream-key"
 HEALTH = Request("GET", "/health", expect='"status"')
+SOEID, PROJECT = "default_user", "default_project"
 
 
 @dataclass
@@ -93,14 +94,16 @@ def manage(env: dict, *args: str) -> str:
 
 
 def prepare(env: dict) -> str:
-    """Create the database tables and issue the benchmark's token; the token."""
+    """Create the database tables and issue the benchmark's token; the token. It is for the
+    seed body's SOEID, so the seed's /api/llm/completion body is sent unchanged."""
     manage(env, "migrate", "--noinput")
-    return manage(env, "issue_token", "bench_user", "--project-id", "bench")
+    return manage(env, "issue_token", SOEID, "--project-id", PROJECT)
 
 
-def command(port: int, workers: int | None, threads: int | None) -> list[str]:
+def command(port: int, workers: int | None, threads: int | None, tmp: Path) -> list[str]:
     """The README's gunicorn command; -b always (loopback), -w/--threads when asked or when
-    there is no gunicorn.conf.py yet."""
+    there is no gunicorn.conf.py yet, and gunicorn's control socket in `tmp` rather than
+    ~/.gunicorn (shared by every gunicorn of the user)."""
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     cmd = [gunicorn]
     if CONFIG_FILE.exists():
@@ -108,7 +111,7 @@ def command(port: int, workers: int | None, threads: int | None) -> list[str]:
     else:
         workers, threads = workers or FALLBACK_WORKERS, threads or FALLBACK_THREADS
         cmd += ["-k", "gthread"]
-    cmd += ["-b", f"127.0.0.1:{port}"]
+    cmd += ["-b", f"127.0.0.1:{port}", "--control-socket", str(tmp / "gunicorn.ctl")]
     if workers:
         cmd += ["-w", str(workers)]
     if threads:
@@ -119,7 +122,7 @@ def command(port: int, workers: int | None, threads: int | None) -> list[str]:
 def start(env: dict, tmp: Path, workers: int | None, threads: int | None) -> Gateway:
     """Spawn gunicorn; returns once /health answers 200, timing spawn → first answer."""
     port = procs.free_port()
-    cmd = command(port, workers, threads)
+    cmd = command(port, workers, threads, tmp)
     env = {**env, "PORT": str(port)}
     if workers:
         env["WEB_CONCURRENCY"] = str(workers)

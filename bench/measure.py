@@ -37,9 +37,10 @@ def measure(
     master, its workers and any writer process or thread all count.
     """
     warmup, seconds = timing
+    warmup_requests = 0
     if warmup:
         settle(target.pid)
-        run_wrk(wrk, target.url, request, connections, warmup, tmp)
+        warmup_requests = run_wrk(wrk, target.url, request, connections, warmup, tmp)["requests"]
     # wrk leaves requests in flight when it stops; the server finishes them all the same.
     settle(target.pid)
     cpu_before = procstat.cpu_seconds(target.pid)
@@ -52,6 +53,7 @@ def measure(
     requests = max(summary["requests"], 1)
     return {
         **summary,
+        "warmup_requests": warmup_requests,
         "cpu_ms_per_request": round(cpu * 1000 / requests, 4),
         "cpu_cores_busy": round(cpu / summary["duration_s"], 3),
         "cpu_share_by_worker": [round(c / max(sum(worker_cpu), 1e-9), 3) for c in worker_cpu],

@@ -74,8 +74,9 @@ def _raise_interrupt(signum, frame):
 
 
 def install_cleanup() -> None:
-    """Turn SIGTERM/SIGHUP into KeyboardInterrupt (like Ctrl-C) and stop children at exit."""
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    """Make SIGINT, SIGTERM and SIGHUP raise KeyboardInterrupt, and stop children at exit.
+    SIGINT too: a shell starts background jobs with it ignored, and `kill -INT` must work."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _raise_interrupt)
     atexit.register(stop_all)
 

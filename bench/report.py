@@ -76,7 +76,7 @@ def load_table(results: dict) -> str:
             [
                 BY_NAME[name].title,
                 conc,
-                round(m["rps"]),
+                f"{m['rps']:,.0f}" + (" ⚠" if short_window(m) else ""),
                 round(m["rps"] / max(m["workers"], 1)),
                 m["p50_ms"],
                 m["p90_ms"],
@@ -92,7 +92,17 @@ def load_table(results: dict) -> str:
         )
     headers = ["scenario", "c", "req/s", "req/s/worker", "p50 ms", "p90 ms", "p99 ms"]
     headers += ["added p50", "added p99", "of direct req/s", "CPU ms/req", "CPU split"]
-    return table([*headers, "peak RSS MB/worker", "errors"], rows)
+    legend = (
+        "\n\n⚠: the median request took over a tenth of the measured window, so req/s is "
+        "understated (requests still in flight at the end are not counted); rerun with a "
+        "longer --duration for that point."
+    )
+    body = table([*headers, "peak RSS MB/worker", "errors"], rows)
+    return body + legend if any(short_window(m) for m in points.values()) else body
+
+
+def short_window(m: dict) -> bool:
+    return m["p50_ms"] > m["duration_s"] * 1000 / 10
 
 
 def skipped(results: dict) -> str:
@@ -124,7 +134,8 @@ def servers_table(results: dict) -> str:
             continue
         telemetry = None
         if "telemetry_rows" in info:
-            telemetry = f"{info['telemetry_rows']:,} rows / {info['requests_measured']:,} req"
+            requests = info["requests_recorded"]
+            telemetry = f"{info['telemetry_rows']:,} rows for {requests:,} requests"
         rows.append(
             [
                 target,
@@ -181,6 +192,8 @@ def litellm_table(results: dict) -> str:
     headers += ["added p50 LiteLLM", "CPU per request: LiteLLM ÷ gateway"]
     rows = litellm_rows(results)
     gateway, litellm = results.get("gateway", {}), results.get("litellm", {})
+    if "workers" not in litellm:
+        return "LiteLLM not measured: " + (_why(litellm) if litellm else "not selected")
     summary = [
         ["peak req/s per worker (any c)", None]
         + [_ratio(peak_rate(results, "gw_chat_plain"), peak_rate(results, "litellm_chat_plain"))]

@@ -54,8 +54,8 @@ PROFILES = {
         "export_events": 100_000,
         "writer_events": 20_000,
         "handoff_events": 5_000,
-        "limit": 115,
-        "micro_reserve": 25,
+        "limit": 118,
+        "micro_reserve": 20,
     },
 }
 
@@ -103,7 +103,7 @@ class Run:
     targets: dict = field(default_factory=dict)
     creds: scenarios.Credentials = field(default_factory=scenarios.Credentials)
     measurements: list = field(default_factory=list)
-    sent: dict = field(default_factory=dict)  # requests sent per target (telemetry check)
+    sent: dict = field(default_factory=dict)  # answered requests per target, for telemetry
 
     def concurrencies(self, scenario: scenarios.Scenario) -> list[int]:
         if scenario.concurrency == scenarios.MAIN:
@@ -120,7 +120,9 @@ def run_scenario(run: Run, scenario: scenarios.Scenario) -> None:
     if isinstance(target, str):
         return _skip(run, base, target)
     request = scenario.build(run.creds)
-    if problem := probe(target.url, request):
+    problem = probe(target.url, request)
+    _count_sent(run, scenario, 1)
+    if problem:
         return _skip(run, base, f"probe failed: {problem}")
     timing = (run.args.warmup, run.args.duration)
     for connections in run.concurrencies(scenario):
@@ -133,9 +135,15 @@ def run_scenario(run: Run, scenario: scenarios.Scenario) -> None:
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
             _skip(run, point, f"wrk failed: {exc}")
             continue
-        run.sent[scenario.target] = run.sent.get(scenario.target, 0) + result["requests"]
+        _count_sent(run, scenario, result["requests"] + result["warmup_requests"])
         run.measurements.append({**point, **result})
         print(report.progress_line(run.measurements[-1]), flush=True)
+
+
+def _count_sent(run: Run, scenario: scenarios.Scenario, requests: int) -> None:
+    """Answered requests that should each have left one telemetry row."""
+    if scenario.recorded:
+        run.sent[scenario.target] = run.sent.get(scenario.target, 0) + requests
 
 
 def _skip(run: Run, record: dict, reason: str) -> None:
@@ -183,7 +191,7 @@ def run_gateway(run: Run, env: dict, selected: list) -> dict:
     run_target(run, "gateway", selected)
     procs.stop(gw.proc, grace=30)  # graceful: the writer flushes on shutdown
     info["telemetry_rows"] = gateway.telemetry_rows(env)
-    info["requests_measured"] = run.sent.get("gateway", 0)
+    info["requests_recorded"] = run.sent.get("gateway", 0)
     return info
 
 
@@ -211,34 +219,30 @@ def run_litellm(run: Run, command: Path | None, reason: str, selected: list) -> 
 
 def run_micro(run: Run, env: dict) -> dict:
     """Each micro-benchmark in its own child, with a CSV directory of its own."""
-    results = {}
     sizes = {"writer": run.args.writer_events, "handoff": run.args.handoff_events}
     sizes["export"] = run.args.export_events
-    for part, events in sizes.items():
-        part_dir = run.tmp / f"micro-{part}"
-        part_dir.mkdir()
-        out = part_dir / "result.json"
-        command = [sys.executable, "-m", "bench.micro", part, "--events", str(events)]
-        child_env = {**env, "CSV_FALLBACK_DIR": str(part_dir / "telemetry")}
-        timeout = max(run.deadline - time.monotonic(), 10)
-        print(f"  micro {part} ({events} events) ...", flush=True)
-        try:
-            done = subprocess.run(
-                [*command, "--out", str(out)],
-                cwd=gateway.ROOT,
-                env=child_env,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-            )
-        except subprocess.TimeoutExpired:
-            results[part] = {"error": f"did not finish within {timeout:.0f} s"}
-            continue
-        if out.exists():
-            results[part] = json.loads(out.read_text())
-        else:
-            results[part] = {"error": f"exit {done.returncode}: {done.stderr[-1500:]}"}
-    return results
+    return {part: micro_part(run, env, part, events) for part, events in sizes.items()}
+
+
+def micro_part(run: Run, env: dict, part: str, events: int) -> dict:
+    part_dir = run.tmp / f"micro-{part}"
+    part_dir.mkdir()
+    out, log = part_dir / "result.json", part_dir / "micro.log"
+    command = [sys.executable, "-m", "bench.micro", part, "--events", str(events)]
+    child_env = {**env, "CSV_FALLBACK_DIR": str(part_dir / "telemetry")}
+    timeout = max(run.deadline - time.monotonic(), 10)
+    print(f"  micro {part} ({events:,} events) ...", flush=True)
+    # Spawned like the servers, so a Ctrl-C also stops the export process it starts.
+    proc = procs.spawn([*command, "--out", str(out)], log, child_env, cwd=gateway.ROOT)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"did not finish within {timeout:.0f} s"}
+    finally:
+        procs.stop(proc)
+    if out.exists():
+        return json.loads(out.read_text())
+    return {"error": f"exit {proc.returncode}: {procs.log_tail(log, 15)}"}
 
 
 def machine(run: Run) -> dict:
