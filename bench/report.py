@@ -21,7 +21,14 @@ def _fmt(value) -> str:
     if isinstance(value, float):
         digits = 2 if abs(value) < 10 else 1 if abs(value) < 1000 else 0
         return f"{value:,.{digits}f}"
-    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return _one_line(str(value)).replace("|", "\\|")
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """Log tails and error pages squeezed into one table cell or list item."""
+    return " ".join(text.split())[:limit]
 
 
 def table(headers: list[str], rows: list[list]) -> str:
@@ -110,7 +117,7 @@ def skipped(results: dict) -> str:
     for m in results.get("measurements", []):
         if "skipped" in m:
             where = f" c={m['concurrency']}" if "concurrency" in m else ""
-            lines.append(f"- {m['scenario']}{where}: {m['skipped']}")
+            lines.append(f"- {m['scenario']}{where}: {_one_line(m['skipped'])}")
     return "\n".join(lines)
 
 
@@ -130,7 +137,7 @@ def servers_table(results: dict) -> str:
         if not info:
             continue
         if "startup_s" not in info or "workers" not in info:
-            rows.append([target, info.get("skipped") or info.get("error", "")[:200]] + [None] * 5)
+            rows.append([target, info.get("skipped") or info.get("error", "")] + [None] * 5)
             continue
         telemetry = None
         if "telemetry_rows" in info:

@@ -89,6 +89,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if getattr(args, name, None) is None:
             setattr(args, name, value)
     args.only = [item.strip() for item in args.only.split(",") if item.strip()]
+    try:
+        scenarios.select(args.only, args.skip_litellm)
+    except ValueError as exc:
+        parser.error(str(exc))
     return args
 
 
@@ -172,6 +176,9 @@ def server_memory(pid: int) -> dict:
 
 def run_gateway(run: Run, env: dict, selected: list) -> dict:
     """Start the gateway --startups times (timing each), measure its scenarios, stop it."""
+    if isinstance(run.targets.get("gateway"), str):  # could not even be prepared
+        run_target(run, "gateway", selected)
+        return {"error": run.targets["gateway"]}
     info = {"startup_s": []}
     try:
         for attempt in range(run.args.startups):
@@ -198,6 +205,7 @@ def run_gateway(run: Run, env: dict, selected: list) -> dict:
 def run_litellm(run: Run, command: Path | None, reason: str, selected: list) -> dict:
     if command is None:
         run.targets["litellm"] = reason
+        print(f"LiteLLM: {reason}", flush=True)
         return {"skipped": reason}
     nginx, slow = run.targets["nginx"].url, run.targets["slow"].url
     try:
@@ -267,7 +275,11 @@ def machine(run: Run) -> dict:
 def execute(run: Run, selected: list, want_micro: bool, litellm: tuple) -> dict:
     results = {"machine": machine(run), "upstream": start_upstreams(run)}
     env = gateway.environment(run.tmp, run.targets["nginx"].url, run.targets["slow"].url)
-    token = gateway.prepare(env)
+    try:
+        token = gateway.prepare(env)
+    except RuntimeError as exc:
+        token, run.targets["gateway"] = "", str(exc)
+        print(exc, flush=True)
     run.creds = scenarios.Credentials(gateway_token=token, token_secret=env["TOKEN_SECRET"])
     run_target(run, "nginx", selected)
     run_target(run, "slow", selected)

@@ -148,6 +148,7 @@ SCENARIOS = [
 ]
 BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
 GROUPS = {"direct": "nginx slow", "gateway": "gateway", "litellm": "litellm"}
+KNOWN = ["micro", *GROUPS, *BY_NAME]
 
 
 def select(only: list[str], skip_litellm: bool) -> list[Scenario]:
@@ -160,7 +161,7 @@ def select(only: list[str], skip_litellm: bool) -> list[Scenario]:
         elif item in BY_NAME:
             wanted.add(item)
         elif item != "micro":
-            raise ValueError(f"unknown scenario {item!r}; known: {', '.join([*GROUPS, *BY_NAME])}")
+            raise ValueError(f"unknown scenario {item!r}; known: {', '.join(KNOWN)}")
     if skip_litellm:
         wanted = {name for name in wanted if BY_NAME[name].target != "litellm"}
     wanted |= {BY_NAME[name].baseline for name in wanted if BY_NAME[name].baseline}
