@@ -1,5 +1,7 @@
 """One measurement: a scenario at one concurrency, with the server's CPU and memory."""
 
+import signal
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,11 +12,23 @@ from bench.load import Request, run_wrk
 
 @dataclass(frozen=True)
 class Target:
-    """A running server: where it listens and the pid at the root of its process tree."""
+    """A running server: where it listens and the process at the root of its tree."""
 
     name: str
     url: str
-    pid: int
+    proc: subprocess.Popen
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def exited(self) -> str:
+        """Empty while the server runs; else how it ended (servers do crash under load)."""
+        code = self.proc.poll()
+        if code is None:
+            return ""
+        how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+        return f"{self.name} is no longer running ({how})"
 
 
 def settle(pid: int, timeout: float = 15.0) -> None:

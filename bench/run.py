@@ -127,7 +127,7 @@ def run_scenario(run: Run, scenario: scenarios.Scenario) -> None:
     problem = probe(target.url, request)
     _count_sent(run, scenario, 1)
     if problem:
-        return _skip(run, base, f"probe failed: {problem}")
+        return _skip(run, base, target.exited() or f"probe failed: {problem}")
     timing = (run.args.warmup, run.args.duration)
     for connections in run.concurrencies(scenario):
         point = {**base, "concurrency": connections}
@@ -137,7 +137,7 @@ def run_scenario(run: Run, scenario: scenarios.Scenario) -> None:
         try:
             result = measure(run.tools["wrk"], target, request, connections, timing, run.tmp)
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
-            _skip(run, point, f"wrk failed: {exc}")
+            _skip(run, point, target.exited() or f"wrk failed: {exc}")
             continue
         _count_sent(run, scenario, result["requests"] + result["warmup_requests"])
         run.measurements.append({**point, **result})
@@ -164,8 +164,8 @@ def run_target(run: Run, target: str, selected: list[scenarios.Scenario]) -> Non
 def start_upstreams(run: Run) -> dict:
     nginx = upstream.start_nginx(run.tools["nginx"], run.tmp)
     slow = upstream.start_slow(run.tmp, SLOW_DELAY)
-    run.targets["nginx"] = Target("nginx", nginx.url, nginx.proc.pid)
-    run.targets["slow"] = Target("slow", slow.url, slow.proc.pid)
+    run.targets["nginx"] = Target("nginx", nginx.url, nginx.proc)
+    run.targets["slow"] = Target("slow", slow.url, slow.proc)
     return {"nginx_url": nginx.url, "slow_url": slow.url, "slow_delay_s": SLOW_DELAY}
 
 
@@ -194,7 +194,7 @@ def run_gateway(run: Run, env: dict, selected: list) -> dict:
     info.update(command=" ".join(gw.command[1:]), config=config)
     time.sleep(1)  # let every worker finish booting before the idle reading
     info.update(server_memory(gw.proc.pid))
-    run.targets["gateway"] = Target("gateway", gw.url, gw.proc.pid)
+    run.targets["gateway"] = Target("gateway", gw.url, gw.proc)
     run_target(run, "gateway", selected)
     procs.stop(gw.proc, grace=30)  # graceful: the writer flushes on shutdown
     info["telemetry_rows"] = gateway.telemetry_rows(env)
@@ -219,7 +219,7 @@ def run_litellm(run: Run, command: Path | None, reason: str, selected: list) -> 
     time.sleep(1)
     info.update(server_memory(proxy.proc.pid))
     run.creds = scenarios.Credentials(**{**run.creds.__dict__, "litellm_key": proxy.key})
-    run.targets["litellm"] = Target("litellm", proxy.url, proxy.proc.pid)
+    run.targets["litellm"] = Target("litellm", proxy.url, proxy.proc)
     run_target(run, "litellm", selected)
     procs.stop(proxy.proc)
     return info
@@ -275,15 +275,15 @@ def machine(run: Run) -> dict:
 def execute(run: Run, selected: list, want_micro: bool, litellm: tuple) -> dict:
     results = {"machine": machine(run), "upstream": start_upstreams(run)}
     env = gateway.environment(run.tmp, run.targets["nginx"].url, run.targets["slow"].url)
-    try:
-        token = gateway.prepare(env)
-    except RuntimeError as exc:
-        token, run.targets["gateway"] = "", str(exc)
-        print(exc, flush=True)
-    run.creds = scenarios.Credentials(gateway_token=token, token_secret=env["TOKEN_SECRET"])
     run_target(run, "nginx", selected)
     run_target(run, "slow", selected)
     if any(s.target == "gateway" for s in selected):
+        try:
+            token = gateway.prepare(env)
+        except RuntimeError as exc:
+            token, run.targets["gateway"] = "", str(exc)
+            print(exc, flush=True)
+        run.creds = scenarios.Credentials(gateway_token=token, token_secret=env["TOKEN_SECRET"])
         results["gateway"] = run_gateway(run, env, selected)
     if any(s.target == "litellm" for s in selected):
         results["litellm"] = run_litellm(run, *litellm, selected)
