@@ -101,8 +101,8 @@ def load_table(results: dict) -> str:
     headers += ["added p50", "added p99", "of direct req/s", "CPU ms/req", "CPU split"]
     legend = (
         "\n\n⚠: the median request took over a tenth of the measured window, so req/s is "
-        "understated (requests still in flight at the end are not counted); rerun with a "
-        "longer --duration for that point."
+        "understated and CPU ms/req overstated (requests still in flight at the end are not "
+        "counted); rerun with a longer --duration for that point."
     )
     body = table([*headers, "peak RSS MB/worker", "errors"], rows)
     return body + legend if any(short_window(m) for m in points.values()) else body
