@@ -33,6 +33,12 @@ run: migrate
 serve: migrate
 	$(BIN)/gunicorn -c gunicorn.conf.py dgen_ping_site.wsgi
 
+# Benchmarks, not part of `make test` (docs/benchmarks.md). Installs nginx and wrk with
+# apt-get and LiteLLM into bench/.litellm-venv when missing. Options go in BENCH_ARGS:
+#   make bench BENCH_ARGS="--quick --skip-litellm"
+bench: $(VENV)/.base
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

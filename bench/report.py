@@ -1,0 +1,329 @@
+"""Markdown tables from a results JSON of bench/run.py, for the terminal and for
+docs/benchmarks.md:   python -m bench.report bench/results/<timestamp>.json
+
+Everything derived (added latency, share of direct throughput, ratios to LiteLLM, the
+budget of issue 6) is computed here from the raw measurements, so any results file can be
+re-rendered the same way.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+from bench.scenarios import BY_NAME
+
+NON_STREAMED = ("gw_completion", "gw_chat_plain")
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        digits = 2 if abs(value) < 10 else 1 if abs(value) < 1000 else 0
+        return f"{value:,.{digits}f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return _one_line(str(value)).replace("|", "\\|")
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """Log tails and error pages squeezed into one table cell or list item."""
+    return " ".join(text.split())[:limit]
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    cells = [[_fmt(cell) for cell in row] for row in rows]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(row) + " |" for row in cells]
+    return "\n".join(lines)
+
+
+def measured(results: dict) -> dict[tuple[str, int], dict]:
+    """Measurements that ran, by (scenario, concurrency)."""
+    return {
+        (m["scenario"], m["concurrency"]): m
+        for m in results.get("measurements", [])
+        if "skipped" not in m
+    }
+
+
+def _errors(m: dict) -> str:
+    errors = {k: v for k, v in m["errors"].items() if v}
+    return ", ".join(f"{k} {v}" for k, v in errors.items()) or "0"
+
+
+def added(m: dict, points: dict) -> dict:
+    """Gateway (or LiteLLM) minus direct at the same concurrency, and the share of direct
+    throughput kept; empty when there is no baseline point."""
+    base = points.get((BY_NAME[m["scenario"]].baseline, m["concurrency"]))
+    if not base:
+        return {}
+    return {
+        "p50_ms": m["p50_ms"] - base["p50_ms"],
+        "p99_ms": m["p99_ms"] - base["p99_ms"],
+        "share_of_direct": m["rps"] / base["rps"],
+    }
+
+
+def progress_line(m: dict) -> str:
+    return (
+        f"  {m['scenario']:<20} c={m['concurrency']:<4} {m['rps']:>9,.0f} req/s  "
+        f"p50 {m['p50_ms']:.2f}  p90 {m['p90_ms']:.2f}  p99 {m['p99_ms']:.2f} ms  "
+        f"cpu {m['cpu_ms_per_request']:.3f} ms/req  errors {_errors(m)}"
+    )
+
+
+def load_table(results: dict) -> str:
+    points = measured(results)
+    rows = []
+    for (name, conc), m in points.items():
+        extra = added(m, points)
+        share = extra.get("share_of_direct")
+        rows.append(
+            [
+                BY_NAME[name].title,
+                conc,
+                f"{m['rps']:,.0f}" + (" ⚠" if short_window(m) else ""),
+                round(m["rps"] / max(m["workers"], 1)),
+                m["p50_ms"],
+                m["p90_ms"],
+                m["p99_ms"],
+                extra.get("p50_ms"),
+                extra.get("p99_ms"),
+                f"{share:.0%}" if share is not None else None,
+                round(m["cpu_ms_per_request"], 3),
+                "/".join(f"{s:.0%}" for s in m["cpu_share_by_worker"]),
+                max(m["rss_peak_mb_by_worker"], default=None),
+                _errors(m),
+            ]
+        )
+    headers = ["scenario", "c", "req/s", "req/s/worker", "p50 ms", "p90 ms", "p99 ms"]
+    headers += ["added p50", "added p99", "of direct req/s", "CPU ms/req", "CPU split"]
+    legend = (
+        "\n\n⚠: the median request took over a tenth of the measured window, so req/s is "
+        "understated and CPU ms/req overstated (requests still in flight at the end are not "
+        "counted); rerun with a longer --duration for that point."
+    )
+    body = table([*headers, "peak RSS MB/worker", "errors"], rows)
+    return body + legend if any(short_window(m) for m in points.values()) else body
+
+
+def short_window(m: dict) -> bool:
+    return m["p50_ms"] > m["duration_s"] * 1000 / 10
+
+
+def skipped(results: dict) -> str:
+    lines = []
+    for m in results.get("measurements", []):
+        if "skipped" in m:
+            where = f" c={m['concurrency']}" if "concurrency" in m else ""
+            lines.append(f"- {m['scenario']}{where}: {_one_line(m['skipped'])}")
+    return "\n".join(lines)
+
+
+def peak_rss(results: dict, target: str) -> float | None:
+    peaks = [
+        max(m["rss_peak_mb_by_worker"], default=0)
+        for m in measured(results).values()
+        if m["target"] == target
+    ]
+    return max(peaks, default=None)
+
+
+def servers_table(results: dict) -> str:
+    rows = []
+    for target in ("gateway", "litellm"):
+        info = results.get(target)
+        if not info:
+            continue
+        if "startup_s" not in info or "workers" not in info:
+            rows.append([target, info.get("skipped") or info.get("error", "")] + [None] * 5)
+            continue
+        telemetry = None
+        if "telemetry_rows" in info:
+            requests = info["requests_recorded"]
+            telemetry = f"{info['telemetry_rows']:,} rows for {requests:,} requests"
+        rows.append(
+            [
+                target,
+                info.get("command") or f"LiteLLM {info.get('version', '')}",
+                info["workers"],
+                " ".join(f"{s:.2f}" for s in info["startup_s"]),
+                " ".join(f"{r:.0f}" for r in info["rss_idle_mb_by_worker"]),
+                peak_rss(results, target),
+                telemetry,
+            ]
+        )
+    headers = ["server", "run as", "workers", "start-up s", "idle RSS MB/worker"]
+    return table([*headers, "peak RSS MB/worker", "telemetry written"], rows)
+
+
+def litellm_rows(results: dict) -> list[list]:
+    points = measured(results)
+    rows = []
+    for (name, conc), gw in points.items():
+        other = points.get((BY_NAME[name].counterpart, conc))
+        if not other:
+            continue
+        gw_rate = gw["rps"] / max(gw["workers"], 1)
+        other_rate = other["rps"] / max(other["workers"], 1)
+        rows.append(
+            [
+                BY_NAME[name].title,
+                conc,
+                f"{gw_rate / other_rate:.1f}×",
+                added(gw, points).get("p50_ms"),
+                added(other, points).get("p50_ms"),
+                f"{other['cpu_ms_per_request'] / max(gw['cpu_ms_per_request'], 1e-9):.1f}×",
+            ]
+        )
+    return rows
+
+
+def peak_rate(results: dict, scenario: str) -> float | None:
+    """Highest requests/s per worker of a scenario over its concurrencies: its capacity."""
+    rates = [
+        m["rps"] / max(m["workers"], 1)
+        for (name, _), m in measured(results).items()
+        if name == scenario
+    ]
+    return max(rates, default=None)
+
+
+def _ratio(a, b) -> str | None:
+    return f"{a / b:.1f}×" if a and b else None
+
+
+def litellm_table(results: dict) -> str:
+    headers = ["scenario", "c", "req/s per worker: gateway ÷ LiteLLM", "added p50 gateway"]
+    headers += ["added p50 LiteLLM", "CPU per request: LiteLLM ÷ gateway"]
+    rows = litellm_rows(results)
+    gateway, litellm = results.get("gateway", {}), results.get("litellm", {})
+    if "workers" not in litellm:
+        return "LiteLLM not measured: " + (_why(litellm) if litellm else "not selected")
+    summary = [
+        ["peak req/s per worker (any c)", None]
+        + [_ratio(peak_rate(results, "gw_chat_plain"), peak_rate(results, "litellm_chat_plain"))]
+        + [None] * 3,
+        ["start-up s: LiteLLM ÷ gateway", None]
+        + [_ratio(max(litellm.get("startup_s") or [0]), max(gateway.get("startup_s") or [0]))]
+        + [None] * 3,
+        ["peak RSS per worker: LiteLLM ÷ gateway", None]
+        + [_ratio(peak_rss(results, "litellm"), peak_rss(results, "gateway"))]
+        + [None] * 3,
+    ]
+    return table(headers, rows + summary)
+
+
+MICRO_FIGURES = (
+    ("handoff", "us_per_event_mean", "telemetry hand-off on the request thread, µs/event (mean)"),
+    ("handoff", "us_per_event_p99", "telemetry hand-off, µs/event (p99 of 100-event batches)"),
+    ("writer", "events_per_s", "background writer, hand-off → CSV rows, events/s"),
+    ("export", "events_per_s", "export, events/s"),
+    ("export", "peak_rss_mb", "export, peak RSS MB"),
+)
+
+
+def micro_table(results: dict) -> str:
+    micro = results.get("micro", {})
+    rows = []
+    for part, key, label in MICRO_FIGURES:
+        value = micro.get(part, {})
+        events = f"{value['events']:,}" if "events" in value else None
+        rows.append([label, events, value.get(key) or _why(value)])
+    return table(["micro-benchmark", "events", "measured"], rows)
+
+
+def _why(value: dict) -> str:
+    return value.get("skipped") or value.get("error") or "not run"
+
+
+def _check(label: str, budget: str, value, limit: float, higher_is_better: bool = False):
+    if value is None or isinstance(value, str):
+        return [label, budget, value or "not measured", "n/a"]
+    ok = value >= limit if higher_is_better else value <= limit
+    miss = (limit - value) / limit if higher_is_better else (value - limit) / limit
+    return [label, budget, round(value, 3), "pass" if ok else f"miss by {miss:.0%}"]
+
+
+def budget_rows(results: dict) -> list[list]:
+    """Issue 6's budget, target by target."""
+    points = measured(results)
+    rows = []
+    for name in NON_STREAMED:
+        title = BY_NAME[name].title
+        at_1 = points.get((name, 1))
+        extra = added(at_1, points) if at_1 else {}
+        rows.append(_check(f"{title}: added p50, c=1", "≤ 1.5 ms", extra.get("p50_ms"), 1.5))
+        rows.append(_check(f"{title}: added p99, c=1", "≤ 5 ms", extra.get("p99_ms"), 5))
+        cpu = at_1["cpu_ms_per_request"] if at_1 else None
+        rows.append(_check(f"{title}: CPU per request, c=1", "≤ 2 ms", cpu, 2))
+        cpu_64 = points.get((name, 64), {}).get("cpu_ms_per_request")
+        rows.append(_check(f"{title}: CPU per request, c=64", "≤ 2 ms", cpu_64, 2))
+    gateway, litellm = peak_rate(results, "gw_chat_plain"), peak_rate(results, "litellm_chat_plain")
+    ratio = gateway / litellm if gateway and litellm else None
+    label = "peak req/s per worker, /v1/chat/completions: gateway ÷ LiteLLM"
+    rows.append(_check(label, "≥ 5×", ratio, 5, higher_is_better=True))
+    slow = points.get(("gw_chat_slow", 64))
+    share = added(slow, points).get("share_of_direct") if slow else None
+    rows.append(_check("200 ms upstream, c=64: share of direct req/s", "≥ 0.9", share, 0.9, True))
+    rows.append(_check("RSS per worker (peak)", "≤ 100 MB", peak_rss(results, "gateway"), 100))
+    startup = max(results.get("gateway", {}).get("startup_s") or [None])
+    rows.append(_check("start-up to first /health 200 (worst)", "≤ 3 s", startup, 3))
+    micro = results.get("micro", {})
+    handoff = micro.get("handoff", {}).get("us_per_event_mean")
+    rows.append(_check("telemetry hand-off", "≤ 50 µs/event", handoff, 50))
+    export = micro.get("export", {})
+    events = export.get("events") or results.get("options", {}).get("export_events", 0)
+    label = f"export of {events:,} events"
+    rate = export.get("events_per_s")
+    rows.append(_check(label, "≥ 100k events/s", rate, 100_000, higher_is_better=True))
+    rows.append(_check("export peak RSS", "≤ 200 MB", export.get("peak_rss_mb"), 200))
+    return rows
+
+
+def machine_lines(results: dict) -> str:
+    m = results.get("machine", {})
+    litellm = results.get("litellm", {}).get("version", "not run")
+    return "\n".join(
+        [
+            f"- CPU: {m.get('cpu')}, {m.get('nproc')} cores; memory {m.get('memory_gb')} GB; "
+            f"Linux {m.get('kernel')}",
+            f"- Python {m.get('python')}, gunicorn {m.get('gunicorn')}, Django {m.get('django')}, "
+            f"{m.get('nginx')}, {m.get('wrk')}, LiteLLM {litellm}",
+            f"- Run: {results.get('started_at')}, {results.get('seconds')} s, options "
+            f"{_options(results)}",
+        ]
+    )
+
+
+def _options(results: dict) -> str:
+    o = results.get("options", {})
+    keys = ("quick", "duration", "warmup", "concurrency", "slow_concurrency", "workers", "threads")
+    return ", ".join(f"{k}={o.get(k)}" for k in keys)
+
+
+def render(results: dict) -> str:
+    budget = table(["target", "budget", "measured", "result"], budget_rows(results))
+    sections = [
+        ("Machine", machine_lines(results)),
+        ("Servers", servers_table(results)),
+        ("Load (wrk, keep-alive; latency in ms)", load_table(results)),
+        ("Gateway ÷ LiteLLM", litellm_table(results)),
+        ("Telemetry micro-benchmarks", micro_table(results)),
+        ("Budget (issue 6)", budget),
+    ]
+    if skip := skipped(results):
+        sections.append(("Not measured", skip))
+    return "\n\n".join(f"### {title}\n\n{body}" for title, body in sections)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", type=Path)
+    args = parser.parse_args()
+    print(render(json.loads(args.results.read_text())))
+
+
+if __name__ == "__main__":
+    main()
