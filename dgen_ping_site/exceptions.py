@@ -5,6 +5,7 @@ find the message where they expect it.
 """
 
 from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.views import exception_handler
 
@@ -30,6 +31,7 @@ def json_exception_handler(exc, context):
     return response
 
 
+@csrf_exempt  # also the catch-all route: a POST to an unknown path is a 404, not a CSRF 403
 def not_found(request, exception=None, **kwargs):
     return JsonResponse(error_body(f"No endpoint at {request.path}.", "not_found"), status=404)
 
@@ -44,3 +46,8 @@ def bad_request(request, exception=None, **kwargs):
 
 def permission_denied(request, exception=None, **kwargs):
     return JsonResponse(error_body("Permission denied.", "permission_denied"), status=403)
+
+
+def csrf_failure(request, reason=""):
+    """Only session-authenticated browser requests (the admin) are CSRF-checked."""
+    return JsonResponse(error_body(f"CSRF check failed: {reason}", "csrf_failed"), status=403)

@@ -54,6 +54,7 @@ JWT_SIGNING_KEY = _secret("JWT_SIGNING_KEY", SECRET_KEY, fallback=SECRET_KEY)
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"] if DEBUG else ["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "dgen_ping_site.exceptions.csrf_failure"
 
 # --- Applications ---------------------------------------------------------------------------
 INSTALLED_APPS = [

@@ -1,5 +1,6 @@
 import pytest
 from django.core.management import call_command
+from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
 
@@ -31,8 +32,10 @@ def test_openapi_schema_generates_without_warnings(tmp_path):
     assert "X-Token-Secret" in schema
 
 
-def test_unknown_path_is_a_json_404(client):
-    response = client.get("/no/such/thing")
+@pytest.mark.parametrize("method", ["get", "post", "put", "delete"])
+def test_unknown_path_is_a_json_404(method):
+    # enforce_csrf_checks: as a real client is treated (the test client skips CSRF by default).
+    response = getattr(APIClient(enforce_csrf_checks=True), method)("/no/such/thing")
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
 
