@@ -105,6 +105,10 @@ TEMPLATES = [
 
 # Django's own tables (revoked tokens, admin users). Telemetry lives elsewhere (see TELEMETRY).
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# Keep each thread's connection between requests: every authenticated request makes one
+# revocation lookup, and reconnecting for it would cost more than the query.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Rate-limit counters. Local memory is per process; use Redis so limits hold across workers.
