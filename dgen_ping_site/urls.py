@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.ServiceInfoView.as_view(), name="service-info"),
     path("health", views.HealthView.as_view(), name="health"),
     path("", include("accounts.urls")),
+    path("", include("llmproxy.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
