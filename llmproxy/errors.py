@@ -68,7 +68,12 @@ GATEWAY_ANSWERS = {
     UpstreamUnavailable: (status.HTTP_502_BAD_GATEWAY, "upstream_unavailable"),
     UpstreamBadResponse: (status.HTTP_502_BAD_GATEWAY, "upstream_bad_response"),
     UpstreamMisconfigured: (status.HTTP_502_BAD_GATEWAY, "upstream_misconfigured"),
+    UpstreamError: (status.HTTP_502_BAD_GATEWAY, "upstream_error"),
 }
+
+
+def _answer_for(exc: UpstreamError) -> tuple[int, str]:
+    return next(GATEWAY_ANSWERS[cls] for cls in type(exc).__mro__ if cls in GATEWAY_ANSWERS)
 
 
 class GatewayError(APIException):
@@ -81,7 +86,7 @@ class GatewayError(APIException):
 
 
 def gateway_error(exc: UpstreamError) -> GatewayError:
-    status_code, code = GATEWAY_ANSWERS[type(exc)]
+    status_code, code = _answer_for(exc)
     wait = None
     if isinstance(exc, UpstreamRateLimited):
         # Always tell the caller when to come back; 1 s when the upstream did not say.
@@ -91,7 +96,7 @@ def gateway_error(exc: UpstreamError) -> GatewayError:
 
 def describe(exc: UpstreamError) -> str:
     """'code: message', as the telemetry event's `error` field records it."""
-    return f"{GATEWAY_ANSWERS[type(exc)][1]}: {exc.message}"
+    return f"{_answer_for(exc)[1]}: {exc.message}"
 
 
 def redact(text: str, secrets: list[str]) -> str:

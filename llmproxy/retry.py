@@ -31,8 +31,8 @@ def with_retries(
             wait = retry_wait(exc, number, backoff) if number < retries else None
             if wait is None:
                 raise
-            notice = "LLM route %s: attempt %d failed (%s); retrying in %.2f s."
-            logger.warning(notice, route, number + 1, describe(exc), wait)
+            notice = "LLM route %s attempt %d failed, retrying in %.2f s: %s"
+            logger.warning(notice, route, number + 1, wait, describe(exc))
             time.sleep(wait)
     raise AssertionError("unreachable: the last attempt returns or raises")
 

@@ -206,12 +206,8 @@ def _through_routes(record: CallRecord, operation: Callable[[Provider], T]) -> T
     failure: UpstreamError | None = None
     for route in chain:
         if failure is not None:
-            logger.warning(
-                "LLM route %s: %s; falling back to %s.",
-                record.route.name,
-                describe(failure),
-                route.name,
-            )
+            notice = "LLM route %s failed, falling back to %s: %s"
+            logger.warning(notice, record.route.name, route.name, describe(failure))
             record.fallback_from = chain[0].name
         record.route = route
         policy = {"retries": route.retries, "backoff": route.backoff, "route": route.name}

@@ -64,6 +64,13 @@ def chat_call(data: dict, messages: list[dict]) -> ChatCall:
 class LLMViewSet(viewsets.ViewSet):
     """The seed's LLM endpoints."""
 
+    event_types = {"completion": services.LLM_COMPLETION, "chat": services.LLM_CHAT}
+
+    def initial(self, request, *args, **kwargs):
+        # Typed before authentication and throttling run, so their refusals are typed too.
+        annotate(request, event_type=self.event_types[self.action])
+        super().initial(request, *args, **kwargs)
+
     def get_exception_handler(self):
         return errors.exception_handler
 
@@ -74,7 +81,6 @@ class LLMViewSet(viewsets.ViewSet):
         serializers.ErrorOutput,
     )
     def completion(self, request):
-        annotate(request, event_type=services.LLM_COMPLETION)
         data = validated(serializers.CompletionInput, request)
         messages = [{"role": "user", "content": data["prompt"]}]
         return self._answer(request, data, messages, formats.COMPLETION)
@@ -86,7 +92,6 @@ class LLMViewSet(viewsets.ViewSet):
         serializers.ErrorOutput,
     )
     def chat(self, request):
-        annotate(request, event_type=services.LLM_CHAT)
         data = validated(serializers.ChatInput, request)
         return self._answer(request, data, data["messages"], formats.CHAT)
 
@@ -111,6 +116,10 @@ class OpenAIView(APIView):
 
 
 class ChatCompletionsView(OpenAIView):
+    def initial(self, request, *args, **kwargs):
+        annotate(request, event_type=services.OPENAI_CHAT_COMPLETION)
+        super().initial(request, *args, **kwargs)
+
     @_documented(
         "Chat completion (OpenAI-compatible)",
         serializers.ChatCompletionInput,
@@ -120,7 +129,6 @@ class ChatCompletionsView(OpenAIView):
         "chunk with token usage.",
     )
     def post(self, request):
-        annotate(request, event_type=services.OPENAI_CHAT_COMPLETION)
         data = validated(serializers.ChatCompletionInput, request)
         annotate(
             request, **services.charge_to(identity=request.user, soeid=None, project_name=None)

@@ -10,7 +10,8 @@ Behaviour is scripted per upstream model name (use "oauth" for the token endpoin
 sets its mode once the queue is empty. Modes, some with a parameter after a colon:
     ok                  a normal answer (the default)
     429[:seconds]       rate limited, with Retry-After when seconds are given
-    500, 503, 400, 404  that status with an error body (400 echoes a request problem)
+    500, 503, 400, 404  that status with an error body (400 names a request problem;
+                        400:echo also quotes the credential the request carried)
     401                 unauthorized (also what any request with an unknown key gets)
     hang[:seconds]      wait (default 2 s) before answering: past the caller's timeout
     malformed           200 with a body that is not JSON
@@ -59,6 +60,11 @@ class Seen:
     @property
     def bearer(self) -> str:
         return self.headers.get("authorization", "").removeprefix("Bearer ")
+
+    @property
+    def key(self) -> str:
+        """The credential presented: Gemini's key header, else the bearer token."""
+        return self.headers.get("x-goog-api-key") or self.bearer
 
 
 class FakeUpstream:
@@ -199,16 +205,15 @@ class FakeUpstream:
     def _authorized(self, seen: Seen) -> bool:
         if not self.api_keys:
             return True
-        key = seen.headers.get("x-goog-api-key") or seen.bearer
         with self._lock:
-            return key in self.api_keys or key in self._tokens
+            return seen.key in self.api_keys or seen.key in self._tokens
 
     def _llm(self, handler, seen: Seen, wire, stream: bool) -> None:
         seen.mode = mode = self._next_mode(seen.model)
         if not self._authorized(seen):
-            key = seen.headers.get("x-goog-api-key") or seen.bearer
             # Echoes the key, as some real upstreams do: the gateway must not pass it on.
-            _send_json(handler, 401, {"error": {"message": f"Incorrect API key provided: {key}"}})
+            message = f"Incorrect API key provided: {seen.key}"
+            _send_json(handler, 401, {"error": {"message": message}})
             return
         if self._fault(handler, seen, mode):
             return
@@ -229,6 +234,8 @@ class FakeUpstream:
             _send_json(handler, int(name), {"error": {"message": f"fake upstream {name}"}})
         elif name == "400":
             message = "Invalid value for 'temperature': too hot for this model."
+            if param == "echo":  # some upstreams quote the request, credentials included
+                message += f" (request authenticated as {seen.key})"
             _send_json(handler, 400, {"error": {"message": message, "code": 400}})
         elif name == "malformed":
             _send(handler, 200, b'{"choices": [unterminated', "application/json")

@@ -97,7 +97,9 @@ class Provider:
             secret = self.credential.get()
             response = self._send(url, body, secret, stream)
         if not 200 <= response.status_code < 300:
-            raise error_for_response(response, [secret, self.route.api_key])
+            # Everything that could carry a credential is masked in what we pass on.
+            secrets = [secret, self.route.api_key, *self.route.headers.values()]
+            raise error_for_response(response, secrets)
         return response
 
     def _send(self, url: str, body: dict, secret: str, stream: bool) -> requests.Response:
@@ -112,10 +114,12 @@ class Provider:
                 # A redirect would carry our credentials headers to wherever it points.
                 allow_redirects=False,
             )
+        except requests.ConnectTimeout as exc:
+            message = f"Could not connect to the upstream within {route.connect_timeout:g} s."
+            raise UpstreamTimeout(message) from exc
         except requests.Timeout as exc:
-            raise UpstreamTimeout(
-                f"The upstream did not answer within {route.timeout:g} s."
-            ) from exc
+            message = f"The upstream did not answer within {route.timeout:g} s."
+            raise UpstreamTimeout(message) from exc
         except requests.RequestException as exc:
             raise UpstreamUnavailable("Could not connect to the upstream.") from exc
 

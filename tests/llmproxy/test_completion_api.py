@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from tests.llmproxy.conftest import standard_routes
 from tests.llmproxy.helpers import event_fields, events, post
 
 pytestmark = pytest.mark.django_db
@@ -61,9 +62,13 @@ def test_bearer_header_works_too(client, fake, user_token):
     assert response.status_code == 200
 
 
-def test_missing_token_is_401(client, fake):
-    assert post(client, COMPLETION, {"prompt": "Hi"}, {}).status_code == 401
+def test_missing_token_is_401_and_still_an_llm_event(client, fake):
+    response = post(client, COMPLETION, {"prompt": "Hi"}, {})
+    assert response.status_code == 401
     assert fake.seen == []
+    fields = event_fields(response)
+    assert fields["event_type"] == "llm_completion"
+    assert fields["error"].startswith("not_authenticated: ")
 
 
 def test_event_is_annotated_with_model_route_tokens_and_sampling(client, fake, auth):
@@ -197,6 +202,23 @@ def test_upstream_refusing_our_credentials_is_502_without_leaking_them(client, f
     assert response.json()["code"] == "upstream_auth_failed"
     assert "sk-leaky-123" not in response.content.decode()
     assert "sk-leaky-123" not in str(event_fields(response))
+
+
+def test_token_endpoint_refusing_the_gateway_is_502_without_leaking_the_secret(
+    client, fake, auth, llm, caplog
+):
+    routes = standard_routes(fake)
+    routes["gated"]["oauth"]["client_secret"] = "wrong-secret-456"
+    routes["gated"]["fallbacks"] = ["solo"]
+    fake.always("up-solo", "401")  # the fallback's key is refused too, and its key echoed
+    llm(routes)
+    response = post(client, COMPLETION, {"prompt": "x", "model": "gated"}, auth)
+    assert response.status_code == 502
+    assert response.json()["code"] == "upstream_auth_failed"
+    everything = response.content.decode() + str(event_fields(response)) + caplog.text
+    assert "falling back to solo" in caplog.text
+    for secret in ("wrong-secret-456", "client-secret", "sk-test"):
+        assert secret not in everything
 
 
 def test_rate_limit_after_retries_is_429_with_retry_after(client, fake, auth):

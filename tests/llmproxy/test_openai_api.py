@@ -113,6 +113,7 @@ def test_missing_key_is_401_in_openai_shape(client):
     response = post(client, "/v1/chat/completions", {"model": "gemini", "messages": HI}, {})
     assert response.status_code == 401
     assert response.json()["error"]["type"] == "authentication_error"
+    assert event_fields(response)["event_type"] == "openai_chat_completion"
 
 
 def test_timeout_is_504_in_openai_shape(client, auth, fake, llm):

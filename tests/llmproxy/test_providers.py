@@ -126,6 +126,16 @@ def test_rejection_passes_the_upstream_message_on(fake):
     assert caught.value.status == 400
 
 
+@pytest.mark.parametrize("route", ["solo", "google"])
+def test_credentials_quoted_in_an_upstream_message_are_redacted(fake, route):
+    fake.script(f"up-{route}", "400:echo")
+    with pytest.raises(UpstreamRejected) as caught:
+        provider(route).complete(HELLO)
+    assert "too hot" in caught.value.message
+    assert "sk-test" not in caught.value.message
+    assert "[redacted]" in caught.value.message
+
+
 def test_wrong_key_is_an_auth_failure_that_does_not_repeat_the_key(fake, llm):
     routes = {"solo": {"base_url": fake.openai_url, "model": "up-solo", "api_key": "sk-wrong-key"}}
     llm(routes, DEFAULT_MODEL="solo")

@@ -3,6 +3,7 @@ and always releases the upstream, however the stream ends."""
 
 from django.http import HttpRequest
 
+from accounts.identity import GatewayIdentity
 from llmproxy.providers.base import ChatRequest, Delta, ListStream, Usage
 from llmproxy.routing import routing_table
 from llmproxy.services import CallRecord, ChatCall, ChatStream, charge_to, estimate_usage
@@ -71,8 +72,6 @@ def test_usage_before_the_end_is_not_trusted_when_the_stream_is_cut_short():
 
 
 def test_default_identity_is_charged_as_the_body_says():
-    from accounts.identity import GatewayIdentity
-
     default = GatewayIdentity(soeid="default_user", is_default=True)
     assert charge_to(identity=default, soeid="dana", project_name=None) == {
         "soeid": "dana",
