@@ -227,22 +227,39 @@ TELEMETRY = {
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 # --- LLM upstreams (names as in the seed) ---------------------------------------------------
+# llmproxy.routing builds the routing table from ROUTES (a settings structure), else from the
+# JSON/YAML file ROUTES_FILE, else from the seed's variables below; docs/llm.md has the format.
 LLM = {
     "DEFAULT_MODEL": env.str("DEFAULT_MODEL", default="gemini"),
     "DEFAULT_TEMPERATURE": env.float("DEFAULT_TEMPERATURE", default=0.3),
     "DEFAULT_MAX_TOKENS": env.int("DEFAULT_MAX_TOKENS", default=10000),
+    "ROUTES": None,
     "ROUTES_FILE": env.str("LLM_ROUTES_FILE", default=""),
+    # `${LLM_SECRET_X}` in a routes file expands to this variable, so keys stay out of the file.
+    "SECRETS": {
+        name: value for name, value in env.ENVIRON.items() if name.startswith("LLM_SECRET_")
+    },
     "PRIMARY_PROVIDER": env.str("LLM_PRIMARY_PROVIDER", default="openai"),
     "SECONDARY_PROVIDER": env.str("LLM_SECONDARY_PROVIDER", default="openai"),
     "TIMEOUT": env.float("LLM_TIMEOUT", default=120.0),
     "CONNECT_TIMEOUT": env.float("LLM_CONNECT_TIMEOUT", default=5.0),
     "RETRIES": env.int("LLM_RETRIES", default=2),
     "BACKOFF": env.float("LLM_BACKOFF", default=0.5),
+    # Longest wait between two attempts; a longer upstream Retry-After ends the retries.
+    "MAX_RETRY_WAIT": env.float("LLM_MAX_RETRY_WAIT", default=10.0),
+    # Upstream connections kept per host: at least the threads of one worker.
+    "POOL_SIZE": env.int("LLM_POOL_SIZE", default=32),
+    # Upstream calls ignore the proxy and CA variables of the environment (for speed and
+    # predictability); give them here when the network needs them.
+    "PROXY": env.str("LLM_PROXY", default=""),
+    "CA_BUNDLE": env.str("LLM_CA_BUNDLE", default=""),
     # OAuth2 client credentials for the upstreams.
     "CLIENT_ID": env.str("CLIENT_ID", default=""),
     "CLIENT_SECRET": env.str("CLIENT_SECRET", default=""),
     "SCOPE": env.str("SCOPE", default=""),
     "COIN_URL": env.str("COIN_URL", default=""),
+    # "basic" (HTTP Basic, RFC 6749's default) or "body" (client_id/secret as form fields).
+    "OAUTH_CLIENT_AUTH": env.str("LLM_OAUTH_CLIENT_AUTH", default="basic"),
     # Primary service.
     "API_ENDPOINT": env.str("API_ENDPOINT", default=""),
     "MODEL": env.str("MODEL", default=""),

@@ -9,6 +9,7 @@ urlpatterns = [
     path("health", views.HealthView.as_view(), name="health"),
     path("", include("accounts.urls")),
     path("", include("telemetry.urls")),
+    path("", include("llmproxy.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

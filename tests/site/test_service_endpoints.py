@@ -30,6 +30,7 @@ def test_openapi_schema_generates_without_warnings(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "s.yml"))
     schema = (tmp_path / "s.yml").read_text()
     assert "X-Token-Secret" in schema
+    assert "X-API-Token" in schema
 
 
 @pytest.mark.parametrize("method", ["get", "post", "put", "delete"])

@@ -1,0 +1,178 @@
+"""The LLM endpoints: the seed's /api/llm/* (a viewset) and the OpenAI-compatible /v1/*.
+
+Views validate, say who is charged, call one service and shape the answer; the work is in
+llmproxy.services, the wire formats in llmproxy.formats. Output serializers document the
+answers (tests keep them in step with llmproxy.formats) but are not run per request: the
+bodies are built in their final shape, and a nested serializer would cost ~0.15 ms each time.
+"""
+
+import uuid
+
+from django.http import JsonResponse, StreamingHttpResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import viewsets
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from llmproxy import errors, formats, serializers, services
+from llmproxy.providers.base import ChatRequest
+from llmproxy.services import ChatCall
+from telemetry.context import annotate
+
+STREAM_NOTE = "With `stream: true` the answer is `text/event-stream` (see docs/llm.md)."
+
+
+def _documented(summary: str, request, output, error, description: str = ""):
+    """Schema of an LLM endpoint: its JSON answer and every error status it can give."""
+    statuses = (400, 401, 403, 429, 502, 504)
+    return extend_schema(
+        summary=summary,
+        description=description,
+        request=request,
+        responses={
+            200: OpenApiResponse(output, description=STREAM_NOTE),
+            **{status: error for status in statuses},
+        },
+    )
+
+
+def validated(serializer_class, request) -> dict:
+    params = serializer_class(data=request.data)
+    params.is_valid(raise_exception=True)
+    return params.validated_data
+
+
+def request_id_of(request) -> str:
+    # The telemetry middleware's id (also the X-Request-ID header), so both tell one story.
+    return getattr(request, "request_id", None) or str(uuid.uuid4())
+
+
+def event_stream(events) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(events, content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    # Tells nginx-style proxies to pass each event on at once instead of buffering.
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+def chat_call(data: dict, messages: list[dict]) -> ChatCall:
+    request = ChatRequest(messages, data["temperature"], data["max_tokens"])
+    return ChatCall(model=data["model"], request=request, stream=data["stream"])
+
+
+class LLMViewSet(viewsets.ViewSet):
+    """The seed's LLM endpoints."""
+
+    event_types = {"completion": services.LLM_COMPLETION, "chat": services.LLM_CHAT}
+
+    def initial(self, request, *args, **kwargs):
+        # Typed before authentication and throttling run, so their refusals are typed too.
+        annotate(request, event_type=self.event_types[self.action])
+        super().initial(request, *args, **kwargs)
+
+    def get_exception_handler(self):
+        return errors.exception_handler
+
+    @_documented(
+        "Complete a prompt",
+        serializers.CompletionInput,
+        serializers.CompletionOutput,
+        serializers.ErrorOutput,
+    )
+    def completion(self, request):
+        data = validated(serializers.CompletionInput, request)
+        messages = [{"role": "user", "content": data["prompt"]}]
+        return self._answer(request, data, messages, formats.COMPLETION)
+
+    @_documented(
+        "Answer a conversation",
+        serializers.ChatInput,
+        serializers.ChatOutput,
+        serializers.ErrorOutput,
+    )
+    def chat(self, request):
+        data = validated(serializers.ChatInput, request)
+        return self._answer(request, data, data["messages"], formats.CHAT)
+
+    def _answer(self, request, data: dict, messages: list[dict], kind: str):
+        payer = services.charge_to(
+            identity=request.user, soeid=data.get("soeid"), project_name=data.get("project_name")
+        )
+        annotate(request, **payer)
+        call, request_id = chat_call(data, messages), request_id_of(request)
+        if call.stream:
+            stream = services.open_chat_stream(request=request, call=call)
+            return event_stream(formats.seed_events(kind, stream, call=call, request_id=request_id))
+        result = services.complete_chat(request=request, call=call)
+        return Response(formats.seed_body(kind, call=call, answer=result, request_id=request_id))
+
+
+class OpenAIView(APIView):
+    """Base of /v1: errors in OpenAI's shape, so OpenAI SDKs raise the matching exception."""
+
+    def get_exception_handler(self):
+        return errors.openai_exception_handler
+
+
+class ChatCompletionsView(OpenAIView):
+    def initial(self, request, *args, **kwargs):
+        annotate(request, event_type=services.OPENAI_CHAT_COMPLETION)
+        super().initial(request, *args, **kwargs)
+
+    @_documented(
+        "Chat completion (OpenAI-compatible)",
+        serializers.ChatCompletionInput,
+        serializers.ChatCompletionOutput,
+        serializers.OpenAIErrorOutput,
+        "Use the gateway JWT as the API key. `stream_options.include_usage` adds a last "
+        "chunk with token usage.",
+    )
+    def post(self, request):
+        data = validated(serializers.ChatCompletionInput, request)
+        annotate(
+            request, **services.charge_to(identity=request.user, soeid=None, project_name=None)
+        )
+        call, request_id = chat_call(data, data["messages"]), request_id_of(request)
+        if call.stream:
+            stream = services.open_chat_stream(request=request, call=call)
+            events = formats.openai_events(
+                stream, call=call, request_id=request_id, include_usage=data["include_usage"]
+            )
+            return event_stream(events)
+        result = services.complete_chat(request=request, call=call)
+        return Response(formats.openai_body(call=call, answer=result, request_id=request_id))
+
+
+def model_entry(name: str) -> dict:
+    return {"id": name, "object": "model", "created": 0, "owned_by": "dgen-ping"}
+
+
+class ModelListView(OpenAIView):
+    @extend_schema(
+        summary="Models (OpenAI-compatible)",
+        responses=serializers.ModelListOutput,
+        operation_id="v1_models_list",
+    )
+    def get(self, request):
+        return Response(
+            {"object": "list", "data": [model_entry(n) for n in services.known_models()]}
+        )
+
+
+class ModelView(OpenAIView):
+    @extend_schema(
+        summary="One model (OpenAI-compatible)",
+        responses={200: serializers.ModelOutput, 404: serializers.OpenAIErrorOutput},
+        operation_id="v1_model_retrieve",
+    )
+    def get(self, request, model: str):
+        if not services.is_known_model(model):
+            raise NotFound(f"The model {model!r} does not exist.")
+        return Response(model_entry(model))
+
+
+def openai_not_found(request, **kwargs) -> JsonResponse:
+    """404 in OpenAI's shape for unknown /v1 paths."""
+    body = errors.openai_error_body(f"No endpoint at {request.path}.", "not_found", 404)
+    return JsonResponse(body, status=404)
