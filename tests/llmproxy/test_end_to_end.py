@@ -1,15 +1,12 @@
-"""A mix of requests, as production sees them, and the telemetry fields each one ends with.
-
-Until the telemetry pipeline is merged this checks what the views annotate on each request
-(telemetry.context.annotations, read after the response is finished or closed). After the
-merge it should check the stored events instead: exactly one per request, with these fields.
-"""
+"""A mix of requests, as production sees them, through the whole pipeline: exactly one
+stored telemetry event per request, whose token fields equal the usage the fake upstream
+reported (or are marked estimated where it reported none or the stream was cut)."""
 
 import json
 
 import pytest
 
-from tests.llmproxy.helpers import event_fields, events, post
+from tests.llmproxy.helpers import events, post
 
 pytestmark = pytest.mark.django_db
 
@@ -88,7 +85,9 @@ MIX = [
 FAILING = {upstream_failure, rejected_by_upstream}
 
 
-def test_every_request_ends_with_one_complete_set_of_event_fields(client, auth, fake):
+def test_every_request_is_stored_as_one_event_with_the_upstreams_usage(
+    client, auth, fake, recorded
+):
     outcomes = []
     for send in MIX:
         before = len(fake.seen)
@@ -96,18 +95,23 @@ def test_every_request_ends_with_one_complete_set_of_event_fields(client, auth, 
         upstream = fake.seen[before:]
         for seen in upstream:
             assert seen.done.wait(5)
-        outcomes.append((send, response, upstream, event_fields(response)))
+        outcomes.append((send, response, upstream))
 
-    assert len(outcomes) == len(MIX)
-    for send, response, upstream, fields in outcomes:
+    stored_events = recorded.events()
+    stored = {event["request_id"]: event for event in stored_events}
+    assert len(stored_events) == len(stored) == len(MIX)
+    for send, response, upstream in outcomes:
+        fields = stored[response["X-Request-ID"]]
         assert fields["event_type"] in {"llm_completion", "llm_chat", "openai_chat_completion"}
-        assert {"model", "provider", "target_service", "upstream_model", "extra"} <= fields.keys()
+        assert fields["soeid"] == "alice", send.__name__
+        assert all(fields[name] for name in ("model", "provider", "target_service")), fields
         if send in FAILING:
             assert response.status_code in {400, 502}, send.__name__
+            assert fields["status_code"] == response.status_code, send.__name__
             assert fields["error"], send.__name__
-            assert "prompt_tokens" not in fields, send.__name__
+            assert fields["prompt_tokens"] is None, send.__name__
             continue
-        assert response.status_code == 200, send.__name__
+        assert response.status_code == fields["status_code"] == 200, send.__name__
         served = upstream[-1]
         if served.usage is None or served.aborted:
             assert fields["tokens_estimated"] is True, send.__name__
@@ -117,7 +121,7 @@ def test_every_request_ends_with_one_complete_set_of_event_fields(client, auth, 
             assert fields["completion_tokens"] == served.usage["completion_tokens"], send.__name__
         assert fields["total_tokens"] == fields["prompt_tokens"] + fields["completion_tokens"]
 
-    by_name = {send.__name__: fields for send, _, _, fields in outcomes}
+    by_name = {send.__name__: stored[response["X-Request-ID"]] for send, response, _ in outcomes}
     assert by_name["fallback_served"]["extra"]["fallback_from"] == "gemini"
     assert by_name["client_disconnects"]["extra"]["client_disconnected"] is True
     assert fake.requests_for("up-solo")[-1].aborted
