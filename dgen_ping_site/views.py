@@ -43,6 +43,9 @@ class ServiceInfoView(PublicView):
                     "/generate-token",
                     "/verify-token",
                     "/api/llm/completion",
+                    "/api/llm/chat",
+                    "/v1/chat/completions",
+                    "/v1/models",
                     "/telemetry",
                 ],
             }
