@@ -2,7 +2,9 @@
 local, temporary storage. The environment is set here, before the real settings read it,
 so a developer's `.env` never leaks into a test run."""
 
+import atexit
 import os
+import shutil
 import tempfile
 
 TEST_ENV = {
@@ -13,11 +15,13 @@ TEST_ENV = {
     "ALLOW_DEFAULT_TOKEN": "false",
     "SECURE_SSL_REDIRECT": "false",
     "RATE_LIMIT": "0",
-    "CSV_FALLBACK_DIR": tempfile.mkdtemp(prefix="dgen-ping-tests-"),
+    "CSV_FALLBACK_DIR": (SCRATCH := tempfile.mkdtemp(prefix="dgen-ping-tests-")),
     "MONGO_URI": "",
     "TELEMETRY_BACKEND": "csv",
     "LOG_LEVEL": "WARNING",
 }
 os.environ.update(TEST_ENV)
+# Registered before the telemetry writer's own atexit flush, so it runs after it.
+atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
 
 from dgen_ping_site.settings import *  # noqa: E402,F403
