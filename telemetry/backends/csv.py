@@ -10,7 +10,7 @@ import csv
 import fcntl
 import os
 import re
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,9 +83,32 @@ class CSVBackend(TelemetryBackend):
         last_write = datetime.fromtimestamp(stat.st_mtime, UTC).date()
         if stat.st_size < self.max_bytes and not (self.daily and last_write < _today()):
             return False
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-        os.rename(self.path, self.directory / f"telemetry-{stamp}.csv")
+        self._rename_current()
         return True
+
+    def _rename_current(self) -> Path:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        rotated = self.directory / f"telemetry-{stamp}.csv"
+        os.rename(self.path, rotated)
+        return rotated
+
+    def rotate(self) -> Path | None:
+        """Rotate the current file now, so no writer appends to it any more.
+
+        Returns the rotated file, or None when there was nothing to rotate. Writers waiting
+        for the lock notice the rename and start a new file.
+        """
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if not self._is_current(fd) or os.fstat(fd).st_size == 0:
+                return None
+            return self._rename_current()
+        finally:
+            os.close(fd)
 
     # --- reading --------------------------------------------------------------------------
 
@@ -99,10 +122,10 @@ class CSVBackend(TelemetryBackend):
 
     def iter_events(self, filters: EventFilter | None = None) -> Iterator[dict]:
         filters = filters or EventFilter()
+        everything = filters == EventFilter()  # the common export: skip matching per event
         for path in self.files(since=filters.since):
-            for event in _read_file(path):
-                if filters.matches(event):
-                    yield event
+            events = read_file(path)
+            yield from events if everything else filter(filters.matches, events)
 
     def aggregate_usage(
         self, group_by: Sequence[str] = (), filters: EventFilter | None = None
@@ -144,7 +167,12 @@ def _mtime(path: Path) -> float | None:
         return None
 
 
-def _read_file(path: Path) -> Iterator[dict]:
+def read_file(path: Path, on_bad_row: Callable[[int, str], None] | None = None) -> Iterator[dict]:
+    """The events of one CSV file, in file order.
+
+    Rows that cannot be events (a torn or hand-edited line) are skipped and, when
+    `on_bad_row` is given, reported to it as (line number, reason).
+    """
     try:
         handle = open(path, newline="", encoding="utf-8")  # noqa: SIM115 (generator owns it)
     except FileNotFoundError:
@@ -152,9 +180,17 @@ def _read_file(path: Path) -> Iterator[dict]:
     with handle:
         reader = csv.reader(handle)
         header = next(reader, None)
+        to_event = schema.row_reader(header or [])
         for row in reader:
-            if len(row) == len(header):
-                yield schema.from_csv_row(header, row)
+            try:
+                if len(row) != len(header):
+                    raise ValueError(f"{len(row)} cells where the header has {len(header)}")
+                event = to_event(row)
+            except ValueError as exc:
+                if on_bad_row is not None:
+                    on_bad_row(reader.line_num, str(exc))
+                continue
+            yield event
 
 
 def _ids_in(path: Path, wanted: set[bytes]) -> set[bytes]:
