@@ -312,6 +312,8 @@ def sorted_usage_pipeline(group_by: Sequence[str]) -> list[dict]:
 def _rows(results: list[dict], group_by: Sequence[str]) -> list[dict]:
     rows = []
     for result in results:
+        if not result["requests"]:
+            continue  # an empty input grouped into one empty group (mongomock does this)
         row = {name: result["_id"].get(name) for name in group_by}
         row.update({name: result[name] for name in ("requests", "errors", *TOKEN_FIELDS)})
         row.update({name: result.get(name) for name in PERCENTILES})

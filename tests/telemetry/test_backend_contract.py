@@ -87,6 +87,7 @@ def test_an_empty_store_reads_and_aggregates_to_nothing(backend):
     backend.write_batch([])
     assert list(backend.iter_events()) == []
     assert backend.aggregate_usage(["soeid"]) == []
+    assert backend.aggregate_usage([]) == []
 
 
 @pytest.mark.parametrize(
