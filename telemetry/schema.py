@@ -131,30 +131,35 @@ def csv_rows(events: Iterable[Mapping], header: bool = False) -> str:
 
 def from_csv_row(header: list[str], row: list[str]) -> dict:
     """The event a CSV row holds, mapped by its file's header (so older files still read)."""
-    return row_reader(header)(row)
+    return event_from_cells(row_aligner(header)(row))
 
 
-def row_reader(header: Sequence[str]) -> Callable[[list[str]], dict]:
-    """from_csv_row for every row of one file, with the header worked out once.
+def row_aligner(header: Sequence[str]) -> Callable[[list[str]], list[str]]:
+    """Rows of a file with this header as cells in FIELDS order ('' for a field it lacks).
 
-    Reading is the inner loop of exports and replays, hence the precomputed positions.
+    Worked out once per file: reading is the inner loop of exports and replays.
     """
     index = {name: i for i, name in enumerate(header)}
     positions = [index.get(name) for name in FIELDS]
     aligned = positions == list(range(len(FIELDS)))
 
-    def read(row: list[str]) -> dict:
-        if not aligned or len(row) != len(FIELDS):
-            row = [row[i] if i is not None and i < len(row) else "" for i in positions]
-        values = [text or None for text in row]
-        for i, parse in _PARSERS:
-            if values[i] is not None:
-                values[i] = parse(values[i])
-        event = dict(zip(FIELDS, values, strict=True))
-        event["extra"] = event["extra"] or {}
-        return event
+    def align(row: list[str]) -> list[str]:
+        if aligned and len(row) == len(FIELDS):
+            return row
+        return [row[i] if i is not None and i < len(row) else "" for i in positions]
 
-    return read
+    return align
+
+
+def event_from_cells(cells: list[str]) -> dict:
+    """The event in a row of cells in FIELDS order; ValueError if a cell does not parse."""
+    values = [text or None for text in cells]
+    for i, parse in _PARSERS:
+        if values[i] is not None:
+            values[i] = parse(values[i])
+    event = dict(zip(FIELDS, values, strict=True))
+    event["extra"] = event["extra"] or {}
+    return event
 
 
 def _parse_json(text: str):

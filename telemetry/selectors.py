@@ -50,6 +50,12 @@ def read_events(*, backend: TelemetryBackend, filters: EventFilter) -> Iterator[
         yield from backend.iter_events(filters)
 
 
+def read_cells(*, backend: CSVBackend, filters: EventFilter) -> Iterator[list[str]]:
+    """Matching events of a CSV store as their stored cells, streamed."""
+    with _reading():
+        yield from backend.iter_cells(filters)
+
+
 def count_events(*, backend: TelemetryBackend, filters: EventFilter) -> int | None:
     """How many events match, when the store can tell without reading them all."""
     with _reading():

@@ -15,7 +15,7 @@ from telemetry.management.options import (
     unavailable,
 )
 from telemetry.management.progress import Progress
-from telemetry.selectors import count_events, read_events
+from telemetry.selectors import count_events
 
 
 class Command(BaseCommand):
@@ -36,10 +36,7 @@ class Command(BaseCommand):
             progress = self._progress(backend, filters)
             with self._output(output) as out:
                 summary = export_events(
-                    read_events(backend=backend, filters=filters),
-                    fmt=format,
-                    out=out,
-                    progress=progress,
+                    backend=backend, filters=filters, fmt=format, out=out, progress=progress
                 )
         except StoreUnavailable as exc:
             raise unavailable(exc) from exc
