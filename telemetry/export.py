@@ -134,8 +134,7 @@ def _csv_chunks(
         # One scan of the joined row tells whether any cell needs a look (most do not).
         if _FORMULA_AT_CELL_START.search(",".join(cells)):
             for i in texts:
-                if cells[i][:1] in FORMULA_TRIGGERS:
-                    cells[i] = "'" + cells[i]
+                cells[i] = neutralise(cells[i])
         writer.writerow(cells)
         return line.text
 

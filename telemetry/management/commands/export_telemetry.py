@@ -6,7 +6,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from telemetry.errors import StoreUnavailable
-from telemetry.export import FORMATS, export_events
+from telemetry.export import FORMATS, ExportSummary, export_events
 from telemetry.management.options import (
     add_filter_arguments,
     add_source_arguments,
@@ -33,20 +33,25 @@ class Command(BaseCommand):
     def handle(self, *args, format, output, **options):
         filters, backend = filters_from(options), backend_from(options)
         try:
-            progress = self._progress(backend, filters)
-            with self._output(output) as out:
-                summary = export_events(
-                    backend=backend, filters=filters, fmt=format, out=out, progress=progress
-                )
+            summary = self._export(backend, filters, format, output)
         except StoreUnavailable as exc:
             raise unavailable(exc) from exc
         except BrokenPipeError:
             # The reader went away (e.g. `| head`): stop quietly, as shell tools do.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return
-        if progress:
-            progress.close()
         self.stderr.write(str(summary))
+
+    def _export(self, backend, filters, fmt: str, output: Path | None) -> ExportSummary:
+        progress = self._progress(backend, filters)
+        try:
+            with self._output(output) as out:
+                return export_events(
+                    backend=backend, filters=filters, fmt=fmt, out=out, progress=progress
+                )
+        finally:
+            if progress:
+                progress.close()  # ends the progress line, also when the export failed
 
     def _progress(self, backend, filters) -> Progress | None:
         """A progress line on a terminal only: never in a pipe, a log or a cron mail."""
