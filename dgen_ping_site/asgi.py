@@ -14,3 +14,9 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dgen_ping_site.settings")
 
 application = get_asgi_application()
+
+# Only a serving process gets here (not management commands): say now, in the server's log,
+# when answers will come from the local development provider rather than a real model.
+from llmproxy.routing import warn_if_local  # noqa: E402  (needs the apps loaded above)
+
+warn_if_local()

@@ -164,7 +164,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "APPEND_COMPONENTS": {
         "securitySchemes": {
-            "TokenSecret": {"type": "apiKey", "in": "header", "name": "X-Token-Secret"}
+            "TokenSecret": {"type": "apiKey", "in": "header", "name": "X-Token-Secret"},
+            # Django staff session (the admin site's login), accepted by the usage reports.
+            "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "sessionid"},
         }
     },
 }

@@ -7,7 +7,7 @@ class LlmproxyConfig(AppConfig):
 
     def ready(self):
         # Builds the routing table now: a broken routes file stops start-up with a clear
-        # message, and a gateway without upstreams says so in its log.
-        from llmproxy.routing import warn_if_local
+        # message. (Serving processes also warn about the local provider: see wsgi.py.)
+        from llmproxy.routing import routing_table
 
-        warn_if_local()
+        routing_table()

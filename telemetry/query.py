@@ -1,8 +1,9 @@
 """What a reader asks of telemetry storage: which events (EventFilter), grouped how."""
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 # Group names a usage report accepts -> the event field each one reads.
 GROUP_FIELDS = {
@@ -50,6 +51,43 @@ class EventFilter:
 def parse_timestamp(text: str) -> datetime:
     """An event timestamp ('2025-01-01T12:00:00.000Z') as an aware UTC datetime."""
     return datetime.fromisoformat(text).astimezone(UTC)
+
+
+_RELATIVE = re.compile(r"^(\d{1,6})([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_moment(text: str, now: datetime | None = None) -> datetime:
+    """A point in time as people type it, as an aware UTC datetime, to the millisecond.
+
+    '7d', '12h', '30m', '45s', '2w' mean that long before `now`; an ISO date means its
+    midnight UTC; an ISO datetime without an offset is UTC. ValueError says what is accepted.
+    Milliseconds, because event timestamps have that precision: a filter must select the
+    same events on every store.
+    """
+    text = text.strip()
+    try:
+        moment = _moment(text, now)
+    except (ValueError, OverflowError):
+        raise ValueError(
+            f"{text!r} is not a time: use an ISO date or datetime (2025-01-31, "
+            "2025-01-31T12:00:00Z) or an age such as 7d, 12h, 30m."
+        ) from None
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _moment(text: str, now: datetime | None) -> datetime:
+    relative = _RELATIVE.match(text)
+    if relative:
+        amount, unit = relative.groups()
+        return (now or datetime.now(UTC)) - timedelta(**{_UNITS[unit]: int(amount)})
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def parse_group_by(text: str) -> tuple[str, ...]:
+    """'project,model' as group names, validated (an empty text: no grouping)."""
+    return check_group_by([name.strip() for name in text.split(",") if name.strip()])
 
 
 def check_group_by(group_by: Sequence[str]) -> tuple[str, ...]:

@@ -1,9 +1,24 @@
-"""Reads over telemetry storage."""
+"""Reads over telemetry storage: health, and the reports administrators and users ask for."""
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from telemetry.writer import get_writer
+from dgen_ping_site.clock import iso_utc
+from telemetry.backends import get_backend
+from telemetry.backends.base import Position, TelemetryBackend
+from telemetry.backends.csv import CSVBackend
+from telemetry.errors import StoreUnavailable
+from telemetry.query import EventFilter
+from telemetry.writer import describe_error, get_writer
+
+logger = logging.getLogger("telemetry")
 
 
 def storage_health() -> dict:
@@ -19,3 +34,79 @@ def storage_health() -> dict:
     except ImproperlyConfigured as exc:
         status = {"status": "misconfigured", "last_error": str(exc)}
     return {"backend": settings.TELEMETRY_BACKEND, **status}
+
+
+def reporting_backend(*, source: str = "default", csv_dir: Path | None = None) -> TelemetryBackend:
+    """The store a report reads: "default" (configured), "fallback" (CSV), or a CSV directory."""
+    if csv_dir is not None:
+        return CSVBackend(csv_dir)
+    with _reading():
+        return get_backend(source)
+
+
+def read_events(*, backend: TelemetryBackend, filters: EventFilter) -> Iterator[dict]:
+    """Matching events, oldest first, streamed."""
+    with _reading():
+        yield from backend.iter_events(filters)
+
+
+def read_cells(*, backend: CSVBackend, filters: EventFilter) -> Iterator[list[str]]:
+    """Matching events of a CSV store as their stored cells, streamed."""
+    with _reading():
+        yield from backend.iter_cells(filters)
+
+
+def count_events(*, backend: TelemetryBackend, filters: EventFilter) -> int | None:
+    """How many events match, when the store can tell without reading them all."""
+    with _reading():
+        return backend.count_events(filters)
+
+
+def recent_events(
+    *, backend: TelemetryBackend, filters: EventFilter, before: Position | None, limit: int
+) -> tuple[list[dict], Position | None]:
+    """A page of events, newest first, and where the next page starts (None: no more)."""
+    with _reading():
+        events = backend.recent_events(filters, before=before, limit=limit + 1)
+    if len(events) <= limit:
+        return events, None
+    last = events[limit - 1]
+    return events[:limit], (last["timestamp"], last["event_id"])
+
+
+def usage_report(
+    *, backend: TelemetryBackend, group_by: Sequence[str], filters: EventFilter
+) -> dict:
+    """Usage rows per group (see telemetry.usage), with the grouping and filters applied."""
+    with _reading():
+        rows = backend.aggregate_usage(group_by, filters)
+    return {"group_by": list(group_by), "filters": describe_filters(filters), "rows": rows}
+
+
+def describe_filters(filters: EventFilter) -> dict:
+    """The filters as JSON values (times as the events show them)."""
+    return {
+        name: iso_utc(value) if isinstance(value, datetime) else value
+        for name, value in asdict(filters).items()
+    }
+
+
+@contextmanager
+def _reading():
+    """Store failures become StoreUnavailable (503), logged without credentials."""
+    try:
+        yield
+    except Exception as exc:
+        if not _is_store_failure(exc):
+            raise
+        logger.warning("Telemetry store unreadable: %s", describe_error(exc))
+        raise StoreUnavailable() from exc
+
+
+def _is_store_failure(exc: Exception) -> bool:
+    if isinstance(exc, OSError | ImproperlyConfigured):
+        return True
+    # Imported only after a failure, so a CSV-only process never loads pymongo.
+    from pymongo.errors import PyMongoError
+
+    return isinstance(exc, PyMongoError)

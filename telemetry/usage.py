@@ -16,6 +16,12 @@ TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
 PERCENTILES = {"p50_latency_ms": 0.5, "p95_latency_ms": 0.95}
 
 
+def row_columns(group_by: Sequence[str]) -> dict[str, type]:
+    """The columns of a usage row, in order, with their types."""
+    metrics = {"requests": int, "errors": int, **dict.fromkeys(TOKEN_FIELDS, int)}
+    return {**dict.fromkeys(group_by, str), **metrics, **dict.fromkeys(PERCENTILES, float)}
+
+
 def is_error(event: dict) -> bool:
     return (event.get("status_code") or 0) >= 400 or bool(event.get("error"))
 

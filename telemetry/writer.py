@@ -137,7 +137,7 @@ class TelemetryWriter:
                         self._adopt_orphans()
             except Exception as exc:  # the thread must outlive any surprise
                 logger.exception("Telemetry writer error")
-                self.last_error = _describe(exc)
+                self.last_error = describe_error(exc)
             self._wake.wait(self.flush_interval)
             self._wake.clear()
 
@@ -148,7 +148,7 @@ class TelemetryWriter:
             self._primary_due = 0.0
             self._set_state(self.primary.mode())
         else:
-            self.last_error = _describe(health["error"])
+            self.last_error = describe_error(health["error"])
             self._primary_due = self._next_probe
             self._set_state("csv_fallback" if self.fallback else "unavailable")
 
@@ -213,7 +213,7 @@ class TelemetryWriter:
             try:
                 stored |= store.existing_ids(ids, since=since) if store else set()
             except Exception as exc:
-                self.last_error = _describe(exc)  # unreachable: it cannot hold them either
+                self.last_error = describe_error(exc)  # unreachable: it cannot hold them either
         return [e for e in events if e["event_id"] not in stored], bool(stored)
 
     def _store(self, events: Sequence[dict]) -> bool:
@@ -240,7 +240,7 @@ class TelemetryWriter:
         return True
 
     def _failed(self, exc: Exception) -> None:
-        self.last_error = _describe(exc)
+        self.last_error = describe_error(exc)
         logger.warning("Telemetry store failed: %s", self.last_error)
 
     def _set_state(self, state: str) -> None:
@@ -256,7 +256,7 @@ class TelemetryWriter:
         try:
             fresh = Segment.create(self.spool_dir)
         except OSError as exc:
-            self.last_error = _describe(exc)
+            self.last_error = describe_error(exc)
             return
         with self._append_lock:
             old, self._segment = self._segment, fresh
@@ -343,7 +343,7 @@ def _store_of(config) -> tuple:
     return config["BACKEND"], config.get("OPTIONS", {})
 
 
-def _describe(error) -> str:
+def describe_error(error) -> str:
     """An error as /health may show it: short, and without credentials from any URI."""
     return _CREDENTIALS.sub(r"\1***@", str(error))[:500]
 

@@ -1,9 +1,13 @@
 """The interface every telemetry store implements."""
 
+import heapq
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 
 from telemetry.query import EventFilter
+
+# Where a page of newest-first events ends: (timestamp, event_id) of its last event.
+Position = tuple[str, str]
 
 
 class TelemetryBackend:
@@ -19,6 +23,22 @@ class TelemetryBackend:
     def iter_events(self, filters: EventFilter | None = None) -> Iterator[dict]:
         """Yield matching events, roughly oldest first, in constant memory."""
         raise NotImplementedError
+
+    def recent_events(
+        self, filters: EventFilter | None = None, before: Position | None = None, limit: int = 100
+    ) -> list[dict]:
+        """Up to `limit` matching events older than `before`, newest first (ties: by event id).
+
+        This default scans every matching event; stores with an index should do better.
+        """
+        events = self.iter_events(filters)
+        if before is not None:
+            events = (e for e in events if (e["timestamp"], e["event_id"]) < before)
+        return heapq.nlargest(limit, events, key=lambda e: (e["timestamp"], e["event_id"]))
+
+    def count_events(self, filters: EventFilter | None = None) -> int | None:
+        """How many events match, or None when only reading them all could tell."""
+        return None
 
     def aggregate_usage(
         self, group_by: Sequence[str] = (), filters: EventFilter | None = None

@@ -10,7 +10,7 @@ import csv
 import fcntl
 import os
 import re
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,9 +83,32 @@ class CSVBackend(TelemetryBackend):
         last_write = datetime.fromtimestamp(stat.st_mtime, UTC).date()
         if stat.st_size < self.max_bytes and not (self.daily and last_write < _today()):
             return False
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-        os.rename(self.path, self.directory / f"telemetry-{stamp}.csv")
+        self._rename_current()
         return True
+
+    def _rename_current(self) -> Path:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        rotated = self.directory / f"telemetry-{stamp}.csv"
+        os.rename(self.path, rotated)
+        return rotated
+
+    def rotate(self) -> Path | None:
+        """Rotate the current file now, so no writer appends to it any more.
+
+        Returns the rotated file, or None when there was nothing to rotate. Writers waiting
+        for the lock notice the rename and start a new file.
+        """
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if not self._is_current(fd) or os.fstat(fd).st_size == 0:
+                return None
+            return self._rename_current()
+        finally:
+            os.close(fd)
 
     # --- reading --------------------------------------------------------------------------
 
@@ -99,10 +122,23 @@ class CSVBackend(TelemetryBackend):
 
     def iter_events(self, filters: EventFilter | None = None) -> Iterator[dict]:
         filters = filters or EventFilter()
+        everything = filters == EventFilter()  # the common export: skip matching per event
         for path in self.files(since=filters.since):
-            for event in _read_file(path):
-                if filters.matches(event):
-                    yield event
+            events = read_file(path)
+            yield from events if everything else filter(filters.matches, events)
+
+    def iter_cells(self, filters: EventFilter | None = None) -> Iterator[list[str]]:
+        """iter_events' events as their stored cells (FIELDS order), for copying out as CSV.
+
+        Rows are decoded only to apply filters, so an unfiltered copy is several times
+        faster than decoding and re-encoding every event.
+        """
+        filters = filters or EventFilter()
+        everything = filters == EventFilter()
+        for path in self.files(since=filters.since):
+            for cells in read_cells(path):
+                if everything or _matches(filters, cells):
+                    yield cells
 
     def aggregate_usage(
         self, group_by: Sequence[str] = (), filters: EventFilter | None = None
@@ -127,6 +163,13 @@ class CSVBackend(TelemetryBackend):
             return {"ok": False, "error": str(exc)}
 
 
+def _matches(filters: EventFilter, cells: list[str]) -> bool:
+    try:
+        return filters.matches(schema.event_from_cells(cells))
+    except ValueError:
+        return False  # unreadable: iter_events skips it too
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -144,17 +187,42 @@ def _mtime(path: Path) -> float | None:
         return None
 
 
-def _read_file(path: Path) -> Iterator[dict]:
+def read_file(path: Path, on_bad_row: Callable[[int, str], None] | None = None) -> Iterator[dict]:
+    """The events of one CSV file, in file order.
+
+    Rows that cannot be events (a torn or hand-edited line) are skipped and, when
+    `on_bad_row` is given, reported to it as (line number, reason).
+    """
+    for line, cells in _rows(path, on_bad_row):
+        try:
+            event = schema.event_from_cells(cells)
+        except ValueError as exc:
+            if on_bad_row is not None:
+                on_bad_row(line, str(exc))
+            continue
+        yield event
+
+
+def read_cells(path: Path) -> Iterator[list[str]]:
+    """The rows of one CSV file as stored text, in FIELDS order, without decoding them."""
+    return (cells for _, cells in _rows(path))
+
+
+def _rows(path: Path, on_bad_row=None) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells in FIELDS order) of each complete row."""
     try:
         handle = open(path, newline="", encoding="utf-8")  # noqa: SIM115 (generator owns it)
     except FileNotFoundError:
         return  # rotated away since it was listed: its rows are in the renamed file
     with handle:
         reader = csv.reader(handle)
-        header = next(reader, None)
+        header = next(reader, [])
+        align = schema.row_aligner(header)
         for row in reader:
             if len(row) == len(header):
-                yield schema.from_csv_row(header, row)
+                yield reader.line_num, align(row)
+            elif on_bad_row is not None:
+                on_bad_row(reader.line_num, f"{len(row)} cells where the header has {len(header)}")
 
 
 def _ids_in(path: Path, wanted: set[bytes]) -> set[bytes]:

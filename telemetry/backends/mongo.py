@@ -17,7 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from dgen_ping_site.clock import iso_utc
-from telemetry.backends.base import TelemetryBackend
+from telemetry.backends.base import Position, TelemetryBackend
 from telemetry.query import GROUP_FIELDS, EventFilter, check_group_by, parse_timestamp
 from telemetry.schema import FIELDS
 from telemetry.usage import PERCENTILES, TOKEN_FIELDS, sort_key
@@ -132,6 +132,20 @@ class MongoBackend(TelemetryBackend):
         for document in cursor:
             yield from_document(document)
 
+    def recent_events(
+        self, filters: EventFilter | None = None, before: Position | None = None, limit: int = 100
+    ) -> list[dict]:
+        query = to_query(filters or EventFilter())
+        if before is not None:
+            query = {"$and": [query, _older_than(before)]}
+        newest_first = [("timestamp", -1), ("_id", -1)]
+        documents = self._run(lambda c: list(c.find(query).sort(newest_first).limit(limit)))
+        return [from_document(document) for document in documents]
+
+    def count_events(self, filters: EventFilter | None = None) -> int | None:
+        query = to_query(filters or EventFilter())
+        return self._run(lambda c: c.count_documents(query))
+
     def aggregate_usage(
         self, group_by: Sequence[str] = (), filters: EventFilter | None = None
     ) -> list[dict]:
@@ -228,6 +242,13 @@ def to_query(filters: EventFilter) -> dict:
     return query
 
 
+def _older_than(position: Position) -> dict:
+    moment, event_id = parse_timestamp(position[0]), position[1]
+    return {
+        "$or": [{"timestamp": {"$lt": moment}}, {"timestamp": moment, "_id": {"$lt": event_id}}]
+    }
+
+
 # --- usage aggregation ----------------------------------------------------------------------
 
 
@@ -291,6 +312,8 @@ def sorted_usage_pipeline(group_by: Sequence[str]) -> list[dict]:
 def _rows(results: list[dict], group_by: Sequence[str]) -> list[dict]:
     rows = []
     for result in results:
+        if not result["requests"]:
+            continue  # an empty input grouped into one empty group (mongomock does this)
         row = {name: result["_id"].get(name) for name in group_by}
         row.update({name: result[name] for name in ("requests", "errors", *TOKEN_FIELDS)})
         row.update({name: result.get(name) for name in PERCENTILES})

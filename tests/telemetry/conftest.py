@@ -1,7 +1,10 @@
 """Fixtures for the telemetry tests (the pipeline fixture `recorded` is in tests/conftest.py)."""
 
+from pathlib import Path
+
 import pytest
 
+from telemetry.backends import get_backend
 from telemetry.schema import build_event
 from tests.telemetry import fakes
 
@@ -19,3 +22,70 @@ def flaky_mongo():
 def make_event(**fields) -> dict:
     defaults = {"event_type": "http_request", "method": "GET", "status_code": 200}
     return build_event(**{**defaults, **fields})
+
+
+# --- Reports (export, stats, replay, the usage API) ----------------------------------------
+
+REPORT_MONGO = "mongodb://reports:27017"
+CSV_BACKEND = "telemetry.backends.csv.CSVBackend"
+MONGO_BACKEND = "telemetry.backends.mongo.MongoBackend"
+
+
+def at(day: int, hour: int = 12, minute: int = 0, ms: int = 0) -> str:
+    return f"2025-01-{day:02d}T{hour:02d}:{minute:02d}:00.{ms:03d}Z"
+
+
+def report_events() -> list[dict]:
+    """Six events whose usage figures the report tests compute by hand."""
+    return [
+        make_event(soeid="alice", project_name="p1", model="gemini", timestamp=at(1, 10),
+                   latency_ms=100.0, prompt_tokens=10, completion_tokens=20, total_tokens=30),
+        make_event(soeid="alice", project_name="p1", model="gemini", timestamp=at(1, 11),
+                   latency_ms=300.0, prompt_tokens=5, completion_tokens=5, total_tokens=10,
+                   status_code=500, error="upstream failed"),
+        make_event(soeid="alice", project_name="p2", model="gpt", timestamp=at(2, 9),
+                   latency_ms=200.0, prompt_tokens=1, completion_tokens=2, total_tokens=3),
+        make_event(soeid="bob", project_name="p1", model="gemini", timestamp=at(2, 10),
+                   latency_ms=50.0, prompt_tokens=100, completion_tokens=200, total_tokens=300),
+        make_event(soeid="bob", project_name="p1", model="gpt", timestamp=at(3, 0),
+                   latency_ms=400.0, status_code=429),
+        make_event(soeid="carol", project_name="p2", model="gemini", timestamp=at(3, 12),
+                   event_type="custom_event"),
+    ]  # fmt: skip
+
+
+def use_store(settings, tmp_path: Path, kind: str):
+    """Make a CSV or (mongomock) Mongo store the configured one; return it.
+
+    The reports' own requests are not recorded, so they cannot change what they report.
+    """
+    stores = {
+        "csv": {"BACKEND": CSV_BACKEND, "OPTIONS": {"directory": tmp_path / "store"}},
+        "mongo": {
+            "BACKEND": MONGO_BACKEND,
+            "OPTIONS": {"uris": [REPORT_MONGO], "client_factory": FLAKY_CLIENT},
+        },
+    }
+    settings.TELEMETRY_BACKENDS = stores
+    settings.TELEMETRY_BACKEND = kind
+    settings.TELEMETRY = {
+        **settings.TELEMETRY,
+        **stores[kind],
+        "FALLBACK": {"BACKEND": CSV_BACKEND, "OPTIONS": {"directory": tmp_path / "fallback"}},
+        "SPOOL_DIR": tmp_path / "spool",
+        "EXCLUDED_PATHS": [*settings.TELEMETRY["EXCLUDED_PATHS"], "/api/telemetry/"],
+    }
+    return get_backend()
+
+
+@pytest.fixture(params=["csv", "mongo"])
+def report_store(request, settings, tmp_path, flaky_mongo):
+    """Each report test once on CSV and once on Mongo (mongomock)."""
+    return use_store(settings, tmp_path, request.param)
+
+
+@pytest.fixture
+def reported(report_store) -> list[dict]:
+    events = report_events()
+    report_store.write_batch(events)
+    return events

@@ -87,6 +87,7 @@ def test_an_empty_store_reads_and_aggregates_to_nothing(backend):
     backend.write_batch([])
     assert list(backend.iter_events()) == []
     assert backend.aggregate_usage(["soeid"]) == []
+    assert backend.aggregate_usage([]) == []
 
 
 @pytest.mark.parametrize(
@@ -164,3 +165,25 @@ def test_existing_ids_names_only_stored_events(backend, stored):
 def test_health_of_a_working_store(backend):
     assert backend.health() == {"ok": True, "error": None}
     assert backend.mode() == "connected"
+
+
+def test_recent_events_page_newest_first_without_gaps_or_repeats(backend, stored):
+    twin = make_event(timestamp=at(2, 8))  # same millisecond as stored[3]: the id breaks the tie
+    backend.write_batch([twin])
+    pages, before = [], None
+    while page := backend.recent_events(before=before, limit=2):
+        pages.append(page)
+        before = (page[-1]["timestamp"], page[-1]["event_id"])
+    order = [(e["timestamp"], e["event_id"]) for page in pages for e in page]
+    assert [len(page) for page in pages] == [2, 2, 2]
+    assert order == sorted(order, reverse=True) and len(set(order)) == 6
+
+
+def test_recent_events_apply_filters(backend, stored):
+    page = backend.recent_events(EventFilter(soeid="alice"), limit=10)
+    assert [e["event_id"] for e in page] == [stored[i]["event_id"] for i in (2, 1, 0)]
+
+
+def test_count_events_is_exact_or_unknown(backend, stored):
+    assert backend.count_events(EventFilter(soeid="bob")) in (None, 2)
+    assert backend.count_events() in (None, 5)
