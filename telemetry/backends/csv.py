@@ -152,6 +152,10 @@ def _read_file(path: Path) -> Iterator[dict]:
     with handle:
         reader = csv.reader(handle)
         header = next(reader, None)
+        if header is None:
+            # Empty: created by a writer that has not written yet. Reading on could catch
+            # its rows arriving, header first, and take them for data.
+            return
         for row in reader:
             if len(row) == len(header):
                 yield schema.from_csv_row(header, row)
