@@ -114,6 +114,24 @@ def test_mongo_lost_mid_run_and_flapping_keeps_every_event_once(make_writer, tmp
     assert sorted(stored) == sorted(e["event_id"] for e in emitted)
 
 
+def test_a_batch_partly_stored_in_mongo_sends_only_the_rest_to_the_fallback(
+    make_writer, tmp_path, flaky_mongo
+):
+    # A BulkWriteError after some inserts (a primary stepping down): found by
+    # tests/reliability, where the stored half also landed in the CSV fallback.
+    flaky_mongo.HALF_INSERTS[PRIMARY] = 10107  # NotWritablePrimary
+    mongo = MongoBackend(uris=[PRIMARY], client_factory=FLAKY_CLIENT)
+    csv = CSVBackend(tmp_path / "csv")
+    writer = make_writer(mongo, csv, start=False)
+    events = [make_event() for _ in range(10)]
+    for event in events:
+        writer.emit(event)
+    assert writer.flush(timeout=5) is True
+    in_mongo, in_csv = mongo_ids(PRIMARY), set(csv_ids(csv))
+    assert len(in_mongo) == 5 and not in_mongo & in_csv
+    assert in_mongo | in_csv == {event["event_id"] for event in events}
+
+
 def test_on_a_backup_uri_the_status_says_backup(make_writer, tmp_path, flaky_mongo):
     flaky_mongo.down(PRIMARY)
     mongo = MongoBackend(uris=[PRIMARY, BACKUP], client_factory=FLAKY_CLIENT)
