@@ -100,6 +100,16 @@ def test_health_reports_an_unwritable_directory(tmp_path):
     assert health["ok"] is False and health["error"]
 
 
+def test_health_reports_a_data_file_that_cannot_be_opened(tmp_path):
+    # Found by tests/reliability: /health said "connected" between failed writes.
+    store = CSVBackend(tmp_path)
+    store.path.mkdir()  # unwritable, even for root
+    health = store.health()
+    assert health["ok"] is False and "telemetry.csv is not writable" in health["error"]
+    store.path.rmdir()
+    assert store.health() == {"ok": True, "error": None}
+
+
 def test_a_file_found_empty_then_written_during_the_read_is_not_misread(tmp_path, monkeypatch):
     # A writer creates telemetry.csv, then locks it, then writes: a reader may find it empty
     # and then, reading on, see the rows arrive. It must not take them as data rows of a
