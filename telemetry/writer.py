@@ -146,7 +146,10 @@ class TelemetryWriter:
         self._next_probe = time.monotonic() + self.retry_interval
         if health["ok"]:
             self._primary_due = 0.0
-            self._set_state(self.primary.mode())
+            # With events waiting, the next write says whether the store takes them: a store
+            # that answers but cannot write (a full disk) must not look healthy meanwhile.
+            if not self.pending():
+                self._set_state(self.primary.mode())
         else:
             self.last_error = _describe(health["error"])
             self._primary_due = self._next_probe

@@ -1,5 +1,6 @@
 """The writer with its real thread, real spool files and real stores (Mongo: the fake)."""
 
+import errno
 import os
 import subprocess
 import sys
@@ -153,6 +154,31 @@ def test_with_no_store_events_wait_in_the_spool_until_one_returns(make_writer, t
     blocker.unlink()
     assert writer.flush(timeout=5) is True
     assert len(csv_ids(CSVBackend(blocker))) == 5
+
+
+class FullDisk(CSVBackend):
+    """Opens fine (its health is ok), but no write fits while `full`."""
+
+    full = True
+
+    def write_batch(self, events):
+        if self.full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        super().write_batch(events)
+
+
+def test_a_store_that_answers_but_cannot_write_never_looks_connected(make_writer, tmp_path):
+    # Found by tests/reliability (disk full): the health probe said "connected" between
+    # two failed writes.
+    store = FullDisk(tmp_path / "csv")
+    writer = make_writer(store, start=False, retry_primary_interval=0)
+    writer.emit(make_event())
+    assert writer.flush(timeout=5) is False
+    writer._probe_if_due()
+    assert writer.status()["status"] == "unavailable"
+    store.full = False
+    assert writer.flush(timeout=5) is True
+    assert writer.status()["status"] == "connected"
 
 
 def test_an_unwritable_spool_holds_events_in_bounded_memory(make_writer, tmp_path, monkeypatch):
