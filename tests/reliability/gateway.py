@@ -4,6 +4,7 @@ settings from tests.settings.TEST_ENV) in its own directories, and what the test
 import http.client
 import json
 import os
+import resource
 import shutil
 import signal
 import time
@@ -79,6 +80,13 @@ class Gateway:
         except FileNotFoundError:
             return set()
 
+    def limit_file_size(self, limit: int | None) -> None:
+        """RLIMIT_FSIZE of every server process: no file may grow past `limit` bytes (a full
+        disk, as far as these processes can tell), or no limit again with None."""
+        soft = resource.RLIM_INFINITY if limit is None else limit
+        for pid in {self.master.pid, *self.workers()}:
+            resource.prlimit(pid, resource.RLIMIT_FSIZE, (soft, resource.RLIM_INFINITY))
+
     def log(self) -> str:
         return (self.home / "server.log").read_text(errors="replace")
 
@@ -109,6 +117,30 @@ class Gateway:
     def health(self, timeout: float = 10) -> dict | None:
         reply = servers.fetch(self.port, "GET", "/health", timeout=timeout)
         return json.loads(reply.body) if reply and reply.status == 200 else None
+
+    def storage_states(self, samples: int = 10, interval: float = 0.05) -> list[str]:
+        """What /health says of the telemetry store, `samples` times over a while."""
+        states = []
+        for _ in range(samples):
+            health = self.health()
+            states.append(health["database"]["status"] if health else "no answer")
+            time.sleep(interval)
+        return states
+
+    def storage_becomes(self, *states: str, streak: int = 10) -> bool:
+        """Whether /health reports one of these storage states `streak` times in a row.
+
+        Each answer comes from whichever worker the kernel picked: ten in a row leave
+        little chance that a worker still in another state went unasked.
+        """
+        seen: list[str] = []
+
+        def settled() -> bool:
+            health = self.health()
+            seen.append(health["database"]["status"] if health else "no answer")
+            return seen[-streak:] == [seen[-1]] * streak and seen[-1] in states
+
+        return bool(wait_until(settled))
 
     # --- what was stored ------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ MODES = {
     "up-cut": "cut",
     "up-drip": "drip:0.01",
     "up-stall": "drip:1.5",
+    "up-slow": "drip:0.05",  # a 2-second stream, for shutdowns with requests in flight
 }
 DEFAULTS = {"timeout": 5, "connect_timeout": 1, "retries": 1, "backoff": 0.01}
 
@@ -44,6 +45,7 @@ def routes(fake: FakeUpstream, closed_port: int) -> dict:
         "cut": {**openai, "model": "up-cut"},
         "drip": {**openai, "model": "up-drip", "timeout": TIMEOUT},
         "stall": {**openai, "model": "up-stall", "timeout": TIMEOUT},
+        "slow": {**openai, "model": "up-slow", "timeout": TIMEOUT},
     }  # fmt: skip
     for name in ("refused", "e500", "r429", "hang"):
         table[f"{name}-fb"] = {**table[name], "fallbacks": ["backup"]}
