@@ -66,6 +66,11 @@ def assert_exactly_once(stored: Stored, requests: list[str]) -> dict:
     return figures
 
 
+def failed_writes(gateway: Gateway) -> int:
+    """Store writes that failed, as the workers logged them: the faults telemetry met."""
+    return gateway.log().count("Telemetry store failed")
+
+
 @dataclass
 class MongoRig:
     """A gateway storing telemetry in the shared fake MongoDB, and its switch."""
@@ -137,7 +142,7 @@ def test_mongo_unreachable_at_start_then_back(rig, report):
     stored = rig.stop()
     figures = assert_exactly_once(stored, during + after)
     assert stored.csv, "the CSV fallback took the events of the outage"
-    report.record("mongo unreachable at start", **figures)
+    report.record("mongo unreachable at start", failed_writes=failed_writes(rig.gateway), **figures)
 
 
 def test_mongo_lost_mid_run_then_back(rig, report):
@@ -152,7 +157,7 @@ def test_mongo_lost_mid_run_then_back(rig, report):
     stored = rig.stop()
     figures = assert_exactly_once(stored, before + during + after)
     assert stored.csv
-    report.record("mongo lost mid-run", **figures)
+    report.record("mongo lost mid-run", failed_writes=failed_writes(rig.gateway), **figures)
 
 
 def test_mongo_flapping_then_back(rig, report):
@@ -167,7 +172,12 @@ def test_mongo_flapping_then_back(rig, report):
     stored = rig.stop()
     figures = assert_exactly_once(stored, flapping + after)
     assert rig.fallbacks_logged() >= 4, "the store went away at least 4 times"
-    report.record("mongo flapping", fallbacks=rig.fallbacks_logged(), **figures)
+    report.record(
+        "mongo flapping",
+        fallbacks=rig.fallbacks_logged(),
+        failed_writes=failed_writes(rig.gateway),
+        **figures,
+    )
 
 
 def test_mongo_bulk_write_partly_applied_then_back(rig, report):
@@ -181,7 +191,9 @@ def test_mongo_bulk_write_partly_applied_then_back(rig, report):
     stored = rig.stop()
     figures = assert_exactly_once(stored, during + after)
     assert len(stored.mongo) > len(after), "some of the batches were half-stored"
-    report.record("mongo bulk writes partly applied", **figures)
+    report.record(
+        "mongo bulk writes partly applied", failed_writes=failed_writes(rig.gateway), **figures
+    )
 
 
 def test_mongo_and_csv_fallback_both_down_events_wait_in_the_spool(rig, report):
@@ -201,7 +213,9 @@ def test_mongo_and_csv_fallback_both_down_events_wait_in_the_spool(rig, report):
     stored = rig.stored()
     figures = assert_exactly_once(stored, during + after)
     assert stored.csv == [], "everything waited in the spool, then went to MongoDB"
-    report.record("mongo and csv fallback both down", **figures)
+    report.record(
+        "mongo and csv fallback both down", failed_writes=failed_writes(rig.gateway), **figures
+    )
 
 
 @pytest.fixture
@@ -225,7 +239,7 @@ def test_csv_store_unwritable_then_back(csv_gateway, report):
 
     assert gateway.stop() == 0
     figures = assert_exactly_once(Stored([], gateway.csv_events()), during + after)
-    report.record("csv store unwritable", **figures)
+    report.record("csv store unwritable", failed_writes=failed_writes(gateway), **figures)
 
 
 def test_disk_full_events_are_held_then_written_once_space_returns(csv_gateway, report):

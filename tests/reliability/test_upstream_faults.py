@@ -154,8 +154,13 @@ def test_failing_requests_leave_no_worker_stuck_and_no_thread_or_socket_behind(g
         return now if all(_within(now[pid], before[pid]) for pid in workers) else None
 
     after = wait_until(settled, timeout=20) or holdings(gateway, workers)
-    report.record("upstream faults: failing requests", requests=len(faults), before=before,
-                  after=after)  # fmt: skip
+    report.record(
+        "upstream faults: failing requests",
+        requests=len(faults),
+        kinds=len(FAILING),
+        before=before,
+        after=after,
+    )
     for pid in workers:
         assert _within(after[pid], before[pid]), f"worker {pid}: {before[pid]} -> {after[pid]}"
 
