@@ -1,7 +1,7 @@
 """Fixtures of the fault-injection suite: the fake upstream with its failing routes, a
 migrated database to copy, and gateways under gunicorn that are always cleaned up.
 
-RELIABILITY_LONG=1 runs the long variants (more requests, longer faults), and
+RELIABILITY_LONG=1 runs the long variants (ten times the requests or more), and
 RELIABILITY_REPORT=<file> writes the figures of the run there as JSON: see
 docs/reliability.md.
 """

@@ -15,10 +15,10 @@ from accounts.tokens import issue_token
 from telemetry.backends.csv import CSVBackend
 from tests.telemetry import servers
 
+LLM_PATH = "/api/llm/completion"
 # Telemetry ships every 50 ms in small batches, so faults hit it mid-batch; the configured
 # store is tried again 0.3 s after a failure and dead workers' spools are looked for twice a
 # second, so recoveries happen within a test.
-LLM_PATH = "/api/llm/completion"
 ENV = {
     "WEB_CONCURRENCY": "2",
     "GUNICORN_THREADS": "8",
@@ -118,12 +118,16 @@ class Gateway:
         reply = servers.fetch(self.port, "GET", "/health", timeout=timeout)
         return json.loads(reply.body) if reply and reply.status == 200 else None
 
+    def storage_state(self) -> str:
+        """The telemetry store's status, as /health gives it (for one worker)."""
+        health = self.health()
+        return health["database"]["status"] if health else "no answer"
+
     def storage_states(self, samples: int = 10, interval: float = 0.05) -> list[str]:
         """What /health says of the telemetry store, `samples` times over a while."""
         states = []
         for _ in range(samples):
-            health = self.health()
-            states.append(health["database"]["status"] if health else "no answer")
+            states.append(self.storage_state())
             time.sleep(interval)
         return states
 
@@ -136,8 +140,7 @@ class Gateway:
         seen: list[str] = []
 
         def settled() -> bool:
-            health = self.health()
-            seen.append(health["database"]["status"] if health else "no answer")
+            seen.append(self.storage_state())
             return seen[-streak:] == [seen[-1]] * streak and seen[-1] in states
 
         return bool(wait_until(settled))
