@@ -25,7 +25,7 @@ from django.conf import settings
 
 from dgen_ping_site.clock import iso_utc
 from telemetry.backends import backend_config, get_backend, reset_backends
-from telemetry.backends.base import TelemetryBackend
+from telemetry.backends.base import PartialWrite, TelemetryBackend
 from telemetry.query import parse_timestamp
 from telemetry.spool import Segment, other_segments, remove_stray_checkpoints
 
@@ -146,7 +146,10 @@ class TelemetryWriter:
         self._next_probe = time.monotonic() + self.retry_interval
         if health["ok"]:
             self._primary_due = 0.0
-            self._set_state(self.primary.mode())
+            # With events waiting, the next write says whether the store takes them: a store
+            # that answers but cannot write (a full disk) must not look healthy meanwhile.
+            if not self.pending():
+                self._set_state(self.primary.mode())
         else:
             self.last_error = describe_error(health["error"])
             self._primary_due = self._next_probe
@@ -225,6 +228,7 @@ class TelemetryWriter:
             except Exception as exc:
                 self._failed(exc)
                 self._primary_due = time.monotonic() + self.retry_interval
+                events = _not_stored(events, exc)
         if self.fallback is not None:
             try:
                 self.fallback.write_batch(events)
@@ -337,6 +341,13 @@ class _Shipped:
 
     def __init__(self):
         self.count, self.done = 0, False
+
+
+def _not_stored(events: Sequence[dict], error: Exception) -> Sequence[dict]:
+    """The events a failed write did not store: all, unless it said which it did."""
+    if not isinstance(error, PartialWrite):
+        return events
+    return [event for event in events if event["event_id"] not in error.stored_ids]
 
 
 def _store_of(config) -> tuple:

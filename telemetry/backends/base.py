@@ -10,6 +10,17 @@ from telemetry.query import EventFilter
 Position = tuple[str, str]
 
 
+class PartialWrite(Exception):
+    """write_batch stored part of the batch, then failed; `stored_ids` are the stored events.
+
+    The writer sends only the others to the fallback store, so none is stored in both.
+    """
+
+    def __init__(self, message: str, stored_ids: set[str]):
+        super().__init__(message)
+        self.stored_ids = stored_ids
+
+
 class TelemetryBackend:
     """A place events are stored. Instances are shared by the threads of one process.
 
@@ -17,7 +28,8 @@ class TelemetryBackend:
     """
 
     def write_batch(self, events: Sequence[dict]) -> None:
-        """Store all events or raise; a batch that raised may be retried whole."""
+        """Store all events or raise (PartialWrite when it knows some were stored); a batch
+        that raised may be retried whole."""
         raise NotImplementedError
 
     def iter_events(self, filters: EventFilter | None = None) -> Iterator[dict]:

@@ -155,12 +155,17 @@ class CSVBackend(TelemetryBackend):
         return {i.decode() for i in found}
 
     def health(self) -> dict:
+        """Whether the current file opens for appending, as a write would open it.
+
+        (Asking os.access is not enough: root passes it on a read-only directory, and a
+        file can be unwritable in a writable directory.)
+        """
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            ok = os.access(self.directory, os.W_OK)
-            return {"ok": ok, "error": None if ok else f"{self.directory} is not writable"}
+            os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
         except OSError as exc:
-            return {"ok": False, "error": str(exc)}
+            return {"ok": False, "error": f"{self.path} is not writable: {exc.strerror}"}
+        return {"ok": True, "error": None}
 
 
 def _matches(filters: EventFilter, cells: list[str]) -> bool:
@@ -216,7 +221,11 @@ def _rows(path: Path, on_bad_row=None) -> Iterator[tuple[int, list[str]]]:
         return  # rotated away since it was listed: its rows are in the renamed file
     with handle:
         reader = csv.reader(handle)
-        header = next(reader, [])
+        header = next(reader, None)
+        if header is None:
+            # Empty: created by a writer that has not written yet. Reading on could catch
+            # its rows arriving, header first, and take them for data.
+            return
         align = schema.row_aligner(header)
         for row in reader:
             if len(row) == len(header):

@@ -17,7 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from dgen_ping_site.clock import iso_utc
-from telemetry.backends.base import Position, TelemetryBackend
+from telemetry.backends.base import PartialWrite, Position, TelemetryBackend
 from telemetry.query import GROUP_FIELDS, EventFilter, check_group_by, parse_timestamp
 from telemetry.schema import FIELDS
 from telemetry.usage import PERCENTILES, TOKEN_FIELDS, sort_key
@@ -206,8 +206,14 @@ def _insert(collection, documents: list[dict]) -> None:
     except BulkWriteError as exc:
         details = exc.details
         others = [e for e in details.get("writeErrors", []) if e.get("code") != DUPLICATE_KEY]
-        if others or details.get("writeConcernErrors"):
-            raise
+        if details.get("writeConcernErrors"):
+            raise  # the writes happened but may not last: say nothing was stored
+        if others:
+            # Unordered: every document but the refused ones was stored (or already was).
+            refused = {error["index"] for error in others}
+            stored = {doc["_id"] for i, doc in enumerate(documents) if i not in refused}
+            message = f"{len(refused)} of {len(documents)} events refused: {others[0]['errmsg']}"
+            raise PartialWrite(message, stored) from exc
         # Only duplicates: those events were stored by an earlier attempt.
 
 

@@ -3,9 +3,15 @@
 Use "tests.telemetry.fakes.FlakyMongoClient" as MongoBackend's client_factory. While a URI
 is in DOWN, every operation raises the pymongo error mapped to it, as a real driver would
 when the server is gone; each URI has its own data, shared by all clients of that URI.
+
+Subclasses change where the data lives (`data`) and when operations fail (`fault`,
+`half_insert_code`, `run`): tests/reliability/shared_mongo.py shares one switch and one
+store between the processes of a gunicorn server.
 """
 
 import mongomock
+import pymongo.collection
+import pymongo.database
 from pymongo.errors import BulkWriteError, PyMongoError, ServerSelectionTimeoutError
 
 DOWN: dict[str, type[PyMongoError]] = {}
@@ -36,38 +42,61 @@ class FlakyMongoClient:
         CONNECTIONS.append((uri, options))
 
     def __getitem__(self, name: str):
-        return _Guarded(self.uri, server(self.uri)[name])
+        return _Guarded(self, self.data()[name])
+
+    def data(self):
+        """The client the data lives in (mongomock's, or a real one)."""
+        return server(self.uri)
+
+    def fault(self, operation: str) -> type[PyMongoError] | None:
+        """The error `operation` fails with now, or None."""
+        return DOWN.get(self.uri)
+
+    def half_insert_code(self) -> int | None:
+        return HALF_INSERTS.get(self.uri)
+
+    def run(self, operation: str, method, args: tuple, kwargs: dict):
+        """Every database and collection call goes through here."""
+        error = self.fault(operation)
+        if error is not None:
+            raise error(f"{self.uri}: connection refused")
+        code = self.half_insert_code() if operation == "insert_many" else None
+        if code is not None:
+            return _insert_half(method, args[0], code)
+        return method(*args, **kwargs)
 
     def close(self) -> None:
         pass
 
 
-class _Guarded:
-    """Proxies a mongomock Database or Collection; calls fail while its URI is down."""
+_WRAPPED = (
+    mongomock.Database,
+    mongomock.Collection,
+    pymongo.database.Database,
+    pymongo.collection.Collection,
+)
 
-    def __init__(self, uri: str, target):
-        self._uri = uri
+
+class _Guarded:
+    """Proxies a Database or Collection; its calls go through the client's run()."""
+
+    def __init__(self, client: FlakyMongoClient, target):
+        self._client = client
         self._target = target
 
     def __getitem__(self, name: str):
-        return _Guarded(self._uri, self._target[name])
+        return _Guarded(self._client, self._target[name])
 
     def __getattr__(self, name: str):
         value = getattr(self._target, name)
-        if isinstance(value, mongomock.Database | mongomock.Collection):
-            return _Guarded(self._uri, value)
+        if isinstance(value, _WRAPPED):
+            return _Guarded(self._client, value)
         if not callable(value):
             return value
 
         def call(*args, **kwargs):
-            if self._uri in DOWN:
-                raise DOWN[self._uri](f"{self._uri}: connection refused")
-            if name == "insert_many" and self._uri in HALF_INSERTS:
-                return _insert_half(value, args[0], HALF_INSERTS[self._uri])
-            result = value(*args, **kwargs)
-            if isinstance(result, mongomock.Database | mongomock.Collection):
-                return _Guarded(self._uri, result)
-            return result
+            result = self._client.run(name, value, args, kwargs)
+            return _Guarded(self._client, result) if isinstance(result, _WRAPPED) else result
 
         return call
 

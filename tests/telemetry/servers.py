@@ -1,16 +1,20 @@
-"""Running the service as real processes, as deployed, for crash and shutdown tests."""
+"""Running the service as real processes, as deployed, for crash, shutdown and fault tests."""
 
 import http.client
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.settings import TEST_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
+GUNICORN = ["-m", "gunicorn", "-c", "gunicorn.conf.py", "dgen_ping_site.wsgi"]
 
 
 def free_port() -> int:
@@ -39,28 +43,51 @@ def server_env(tmp_path: Path, port: int, **overrides: str) -> dict:
 
 
 def start(args: list[str], tmp_path: Path, env: dict) -> subprocess.Popen:
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 (the process owns it)
+    # Appended to, so a restarted server's log follows the first one's.
+    log = open(tmp_path / "server.log", "ab")  # noqa: SIM115 (the process owns it)
     return subprocess.Popen(
         [sys.executable, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
     )
 
 
-def request(port: int, method: str, path: str, body: str = "", **headers) -> str | None:
-    """The X-Request-ID of a complete response, or None if none was received."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+@dataclass
+class Reply:
+    """A complete response: status, headers (lower-case names) and the whole body."""
+
+    status: int
+    headers: dict
+    body: bytes
+
+    @property
+    def request_id(self) -> str | None:
+        return self.headers.get("x-request-id")
+
+
+def fetch(
+    port: int, method: str, path: str, body: str = "", timeout: float = 10, **headers
+) -> Reply | None:
+    """One request on a fresh connection; None unless a complete response was received."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         connection.request(method, path, body=body or None, headers=headers)
         response = connection.getresponse()
-        response.read()
-        return response.getheader("X-Request-ID")
+        content = response.read()
+        names = {name.lower(): value for name, value in response.getheaders()}
+        return Reply(response.status, names, content)
     except (OSError, http.client.HTTPException):
         return None
     finally:
         connection.close()
 
 
+def request(port: int, method: str, path: str, body: str = "", **headers) -> str | None:
+    """The X-Request-ID of a complete response, or None if none was received."""
+    reply = fetch(port, method, path, body, **headers)
+    return reply.request_id if reply else None
+
+
 def wait_until_serving(port: int, process: subprocess.Popen) -> None:
-    for _ in range(300):
+    for _ in range(600):
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}")
         if request(port, "GET", "/health"):
@@ -84,3 +111,40 @@ def stop(process: subprocess.Popen) -> int:
         process.kill()
         process.wait()
         raise
+
+
+class Load:
+    """Client threads calling send(n) with n = 0, 1, 2...; keeps the ids it gets back.
+
+    send returns the X-Request-ID of a complete response, or None when none was received.
+    """
+
+    def __init__(self, send: Callable[[int], str | None], threads: int = 4):
+        self.send, self.received, self.sent = send, [], 0
+        self._lock, self._stop = threading.Lock(), threading.Event()
+        self._threads = [threading.Thread(target=self._run) for _ in range(threads)]
+
+    def _run(self):
+        while not self._stop.is_set():
+            with self._lock:
+                n, self.sent = self.sent, self.sent + 1
+            request_id = self.send(n)
+            if request_id:
+                with self._lock:
+                    self.received.append(request_id)
+
+    def __enter__(self):
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+    def wait_for(self, count: int) -> None:
+        for _ in range(3000):  # bounded
+            if len(self.received) >= count:
+                return
+            time.sleep(0.01)

@@ -1,3 +1,4 @@
+import csv
 import multiprocessing
 import os
 import time
@@ -97,3 +98,43 @@ def test_health_reports_an_unwritable_directory(tmp_path):
     blocker.write_text("not a directory")
     health = CSVBackend(blocker / "csv").health()
     assert health["ok"] is False and health["error"]
+
+
+def test_health_reports_a_data_file_that_cannot_be_opened(tmp_path):
+    # Found by tests/reliability: /health said "connected" between failed writes.
+    store = CSVBackend(tmp_path)
+    store.path.mkdir()  # unwritable, even for root
+    health = store.health()
+    assert health["ok"] is False and "telemetry.csv is not writable" in health["error"]
+    store.path.rmdir()
+    assert store.health() == {"ok": True, "error": None}
+
+
+def test_a_file_found_empty_then_written_during_the_read_is_not_misread(tmp_path, monkeypatch):
+    # A writer creates telemetry.csv, then locks it, then writes: a reader may find it empty
+    # and then, reading on, see the rows arrive. It must not take them as data rows of a
+    # file without a header (it failed with a TypeError, seen by tests/reliability).
+    store = CSVBackend(tmp_path)
+    store.path.touch()
+    real_reader = csv.reader
+
+    class ReaderRacedByAWriter:
+        def __init__(self, handle):
+            self.rows, self.raced = real_reader(handle), False
+
+        def __iter__(self):
+            return self
+
+        def __next__(self):
+            try:
+                return next(self.rows)
+            except StopIteration:
+                if not self.raced:  # the file was empty: now the writer writes
+                    self.raced = True
+                    store.write_batch([make_event(request_id="late")])
+                raise
+
+    monkeypatch.setattr(csv, "reader", ReaderRacedByAWriter)
+    assert list(store.iter_events()) == []
+    monkeypatch.undo()
+    assert [event["request_id"] for event in store.iter_events()] == ["late"]

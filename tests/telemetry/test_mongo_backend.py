@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from pymongo.errors import AutoReconnect, BulkWriteError, ConnectionFailure
 
+from telemetry.backends.base import PartialWrite
 from telemetry.backends.mongo import MongoBackend
 from tests.telemetry.conftest import FLAKY_CLIENT, make_event
 from tests.telemetry.fakes import server
@@ -65,8 +66,10 @@ def test_a_batch_written_twice_is_stored_once(mongo):
 def test_a_batch_half_written_before_a_failure_is_completed_by_the_retry(mongo, flaky_mongo):
     batch = [make_event() for _ in range(6)]
     flaky_mongo.HALF_INSERTS[PRIMARY] = 121  # document validation failure
-    with pytest.raises(BulkWriteError):
+    with pytest.raises(PartialWrite) as failure:
         mongo.write_batch(batch)
+    assert isinstance(failure.value.__cause__, BulkWriteError)
+    assert sorted(failure.value.stored_ids) == stored_ids(PRIMARY)
     assert len(stored_ids(PRIMARY)) == 3
     flaky_mongo.HALF_INSERTS.clear()
     mongo.write_batch(batch)

@@ -4,8 +4,8 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
-from pymongo.errors import BulkWriteError
 
+from telemetry.backends.base import PartialWrite
 from telemetry.backends.csv import CSVBackend
 from telemetry.backends.mongo import MongoBackend
 from telemetry.replay import files_to_replay, replay_file
@@ -93,7 +93,7 @@ def test_a_run_interrupted_mid_batch_completes_on_rerun_without_duplicates(fallb
     fallback.write_batch(events)
     (path,) = files_to_replay(directory=fallback.directory)
     crashing = FailsAfter(1, uris=[REPORT_MONGO], client_factory=FLAKY_CLIENT)
-    with pytest.raises(BulkWriteError):
+    with pytest.raises(PartialWrite):
         replay_file(path, target=crashing, batch_size=10)
     assert len(stored_ids()) == 15  # the first batch, and half of the second
     assert path.exists()  # not archived: it is not complete
@@ -111,6 +111,15 @@ def test_mongodb_failing_during_the_command_says_to_run_it_again(fallback, flaky
         replay()
     flaky_mongo.up(REPORT_MONGO)
     assert "3 imported" in replay()
+
+
+def test_a_batch_stored_in_part_during_the_command_says_to_run_it_again(fallback):
+    fallback.write_batch([make_event() for _ in range(4)])
+    HALF_INSERTS[REPORT_MONGO] = 6
+    with pytest.raises(CommandError, match="Run the command again to carry on"):
+        replay()
+    HALF_INSERTS.clear()
+    assert "2 imported, 2 skipped" in replay()
 
 
 def test_unreadable_rows_are_counted_and_keep_their_file(fallback):

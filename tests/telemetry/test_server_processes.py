@@ -8,7 +8,6 @@ processes, then reads what was stored.
 import json
 import os
 import signal
-import threading
 import time
 from collections import Counter
 
@@ -20,7 +19,6 @@ from tests.telemetry import servers
 
 pytestmark = pytest.mark.slow
 
-GUNICORN = ["-m", "gunicorn", "-c", "gunicorn.conf.py", "dgen_ping_site.wsgi"]
 TOKEN_BODY = json.dumps({"soeid": "load_test"})
 SECRET = {"X-Token-Secret": TEST_ENV["TOKEN_SECRET"], "Content-Type": "application/json"}
 
@@ -49,7 +47,7 @@ def spool_segments(tmp_path) -> list:
 def gunicorn(tmp_path):
     port = servers.free_port()
     env = servers.server_env(tmp_path, port, WEB_CONCURRENCY="2", GUNICORN_THREADS="4")
-    master = servers.start(GUNICORN, tmp_path, env)
+    master = servers.start(servers.GUNICORN, tmp_path, env)
     try:
         servers.wait_until_serving(port, master)
         yield port, master
@@ -59,40 +57,6 @@ def gunicorn(tmp_path):
             master.wait()
 
 
-class Load:
-    """Client threads sending counted requests; keeps the ids of responses received."""
-
-    def __init__(self, port: int, threads: int = 4):
-        self.port, self.received, self.sent = port, [], 0
-        self._lock, self._stop = threading.Lock(), threading.Event()
-        self._threads = [threading.Thread(target=self._run) for _ in range(threads)]
-
-    def _run(self):
-        while not self._stop.is_set():
-            with self._lock:
-                n, self.sent = self.sent, self.sent + 1
-            request_id = counted_request(self.port, n)
-            if request_id:
-                with self._lock:
-                    self.received.append(request_id)
-
-    def __enter__(self):
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        for thread in self._threads:
-            thread.join()
-
-    def wait_for(self, count: int) -> None:
-        for _ in range(2000):  # bounded
-            if len(self.received) >= count:
-                return
-            time.sleep(0.01)
-
-
 def test_sigkill_of_a_worker_under_load_loses_and_duplicates_no_received_response(
     gunicorn, tmp_path
 ):
@@ -100,7 +64,7 @@ def test_sigkill_of_a_worker_under_load_loses_and_duplicates_no_received_respons
     workers = servers.children(master.pid)
     assert len(workers) == 2
     victim = min(workers)
-    with Load(port) as load:
+    with servers.Load(lambda n: counted_request(port, n)) as load:
         load.wait_for(150)
         os.kill(victim, signal.SIGKILL)
         load.wait_for(len(load.received) + 150)

@@ -1,5 +1,6 @@
 """The writer with its real thread, real spool files and real stores (Mongo: the fake)."""
 
+import errno
 import os
 import subprocess
 import sys
@@ -114,6 +115,24 @@ def test_mongo_lost_mid_run_and_flapping_keeps_every_event_once(make_writer, tmp
     assert sorted(stored) == sorted(e["event_id"] for e in emitted)
 
 
+def test_a_batch_partly_stored_in_mongo_sends_only_the_rest_to_the_fallback(
+    make_writer, tmp_path, flaky_mongo
+):
+    # A BulkWriteError after some inserts (a primary stepping down): found by
+    # tests/reliability, where the stored half also landed in the CSV fallback.
+    flaky_mongo.HALF_INSERTS[PRIMARY] = 10107  # NotWritablePrimary
+    mongo = MongoBackend(uris=[PRIMARY], client_factory=FLAKY_CLIENT)
+    csv = CSVBackend(tmp_path / "csv")
+    writer = make_writer(mongo, csv, start=False)
+    events = [make_event() for _ in range(10)]
+    for event in events:
+        writer.emit(event)
+    assert writer.flush(timeout=5) is True
+    in_mongo, in_csv = mongo_ids(PRIMARY), set(csv_ids(csv))
+    assert len(in_mongo) == 5 and not in_mongo & in_csv
+    assert in_mongo | in_csv == {event["event_id"] for event in events}
+
+
 def test_on_a_backup_uri_the_status_says_backup(make_writer, tmp_path, flaky_mongo):
     flaky_mongo.down(PRIMARY)
     mongo = MongoBackend(uris=[PRIMARY, BACKUP], client_factory=FLAKY_CLIENT)
@@ -135,6 +154,31 @@ def test_with_no_store_events_wait_in_the_spool_until_one_returns(make_writer, t
     blocker.unlink()
     assert writer.flush(timeout=5) is True
     assert len(csv_ids(CSVBackend(blocker))) == 5
+
+
+class FullDisk(CSVBackend):
+    """Opens fine (its health is ok), but no write fits while `full`."""
+
+    full = True
+
+    def write_batch(self, events):
+        if self.full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        super().write_batch(events)
+
+
+def test_a_store_that_answers_but_cannot_write_never_looks_connected(make_writer, tmp_path):
+    # Found by tests/reliability (disk full): the health probe said "connected" between
+    # two failed writes.
+    store = FullDisk(tmp_path / "csv")
+    writer = make_writer(store, start=False, retry_primary_interval=0)
+    writer.emit(make_event())
+    assert writer.flush(timeout=5) is False
+    writer._probe_if_due()
+    assert writer.status()["status"] == "unavailable"
+    store.full = False
+    assert writer.flush(timeout=5) is True
+    assert writer.status()["status"] == "connected"
 
 
 def test_an_unwritable_spool_holds_events_in_bounded_memory(make_writer, tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from pymongo.errors import PyMongoError
 
+from telemetry.backends.base import PartialWrite
 from telemetry.replay import (
     DEFAULT_BATCH_SIZE,
     FileReplay,
@@ -51,7 +52,7 @@ class Command(BaseCommand):
     def _replay(self, path: Path, target, batch_size: int, archive: bool) -> FileReplay:
         try:
             return replay_file(path, target=target, batch_size=batch_size, archive=archive)
-        except PyMongoError as exc:
+        except (PyMongoError, PartialWrite) as exc:
             raise CommandError(
                 f"MongoDB failed while importing {path}: {describe_error(exc)}. Run the "
                 "command again to carry on: events already imported are skipped."
