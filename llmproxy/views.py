@@ -68,7 +68,9 @@ class LLMViewSet(viewsets.ViewSet):
 
     def initial(self, request, *args, **kwargs):
         # Typed before authentication and throttling run, so their refusals are typed too.
-        annotate(request, event_type=self.event_types[self.action])
+        # A method the endpoint does not take has no action (OPTIONS: "metadata"): untyped.
+        if self.action in self.event_types:
+            annotate(request, event_type=self.event_types[self.action])
         super().initial(request, *args, **kwargs)
 
     def get_exception_handler(self):

@@ -1,0 +1,28 @@
+"""What the fuzzer found, pinned as plain, fast tests (each failed before its fix).
+
+docs/security.md lists the findings; the fuzz run itself is tests/fuzz/test_openapi.py.
+"""
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+LLM_PATHS = ["/api/llm/completion", "/api/llm/chat"]
+
+
+@pytest.fixture
+def headers(user_token, secret_headers) -> dict:
+    return {"HTTP_X_API_TOKEN": user_token, **secret_headers}
+
+
+@pytest.mark.parametrize("path", LLM_PATHS)
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE", "TRACE"])
+def test_a_method_the_llm_endpoints_do_not_take_is_405_not_500(client, headers, path, method):
+    response = client.generic(method, path, **headers)
+    assert response.status_code == 405
+    assert response["Allow"] == "POST, OPTIONS"
+
+
+@pytest.mark.parametrize("path", LLM_PATHS)
+def test_options_on_the_llm_endpoints_answers(client, headers, path):
+    assert client.options(path, **headers).status_code == 200
