@@ -151,6 +151,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.GatewayTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.SoeidRateThrottle"],
+    # The API speaks JSON only: no form or multipart parsing (and no upload handling) to
+    # attack, and the schema documents exactly what is accepted.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "dgen_ping_site.exceptions.json_exception_handler",
     "UNAUTHENTICATED_USER": None,

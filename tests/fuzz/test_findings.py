@@ -8,6 +8,14 @@ import pytest
 pytestmark = pytest.mark.django_db
 
 LLM_PATHS = ["/api/llm/completion", "/api/llm/chat"]
+JSON_ENDPOINTS = [
+    "/generate-token",
+    "/verify-token",
+    "/telemetry",
+    "/api/llm/completion",
+    "/api/llm/chat",
+    "/v1/chat/completions",
+]
 
 
 @pytest.fixture
@@ -26,3 +34,13 @@ def test_a_method_the_llm_endpoints_do_not_take_is_405_not_500(client, headers, 
 @pytest.mark.parametrize("path", LLM_PATHS)
 def test_options_on_the_llm_endpoints_answers(client, headers, path):
     assert client.options(path, **headers).status_code == 200
+
+
+@pytest.mark.parametrize("path", JSON_ENDPOINTS)
+@pytest.mark.parametrize(
+    "content_type", ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]
+)
+def test_the_api_takes_json_only(client, headers, path, content_type):
+    # Form input read "" as "not given", so a blank value the schema forbids got through.
+    response = client.post(path, "soeid=x", content_type=content_type, **headers)
+    assert response.status_code == 415
