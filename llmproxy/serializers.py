@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.serializers import SoeidField
+from dgen_ping_site.serializers import StrictInput
 from llmproxy.services import is_known_model, known_models
 
 # OpenAI's "developer" role is its newer name for "system".
@@ -76,7 +77,7 @@ class MessageInput(serializers.Serializer):
         return {"role": ROLES[message["role"]], "content": message["content"]}
 
 
-class SamplingInput(serializers.Serializer):
+class SamplingInput(StrictInput):
     """Fields every LLM endpoint shares."""
 
     temperature = serializers.FloatField(min_value=0.0, max_value=2.0, default=default_temperature)

@@ -5,12 +5,13 @@ import json
 from rest_framework import serializers
 
 from accounts.serializers import SoeidField
+from dgen_ping_site.serializers import StrictInput
 
 MAX_EXTRA_KEYS = 32
 MAX_EXTRA_BYTES = 8192
 
 
-class TelemetryMetadataInput(serializers.Serializer):
+class TelemetryMetadataInput(StrictInput):
     """The seed's metadata fields; other keys are kept in the event's `extra`."""
 
     client_id = serializers.CharField(max_length=128, required=False)
@@ -36,7 +37,7 @@ class TelemetryMetadataInput(serializers.Serializer):
         return {**values, "extra": extra}
 
 
-class TelemetryEventInput(serializers.Serializer):
+class TelemetryEventInput(StrictInput):
     event_type = serializers.RegexField(
         r"^[A-Za-z0-9_.:-]{1,64}$", default="custom_event", help_text="e.g. custom_event"
     )

@@ -44,3 +44,34 @@ def test_the_api_takes_json_only(client, headers, path, content_type):
     # Form input read "" as "not given", so a blank value the schema forbids got through.
     response = client.post(path, "soeid=x", content_type=content_type, **headers)
     assert response.status_code == 415
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/generate-token", {"soeid": "a", "project_id": 0}, "project_id"),
+        ("/generate-token", {"soeid": 12345}, "soeid"),
+        ("/verify-token", {"token": 0}, "token"),
+        ("/telemetry", {"request_id": 7}, "request_id"),
+        ("/telemetry", {"metadata": {"endpoint": 1.5}}, "metadata"),
+        ("/telemetry", {"metadata": {"status_code": "200"}}, "metadata"),
+        ("/api/llm/completion", {"prompt": 42}, "prompt"),
+        ("/api/llm/completion", {"prompt": "x", "project_name": 1}, "project_name"),
+        ("/api/llm/completion", {"prompt": "x", "temperature": False}, "temperature"),
+        ("/api/llm/completion", {"prompt": "x", "temperature": "0.5"}, "temperature"),
+        ("/api/llm/completion", {"prompt": "x", "max_tokens": "10"}, "max_tokens"),
+        ("/api/llm/completion", {"prompt": "x", "max_tokens": True}, "max_tokens"),
+        ("/api/llm/completion", {"prompt": "x", "stream": "yes"}, "stream"),
+    ],
+)
+def test_a_value_not_of_the_documented_json_type_is_400(client, headers, path, body, field):
+    response = client.post(path, body, content_type="application/json", **headers)
+    assert response.status_code == 400
+    assert field in response.json()["fields"]
+
+
+def test_openai_user_must_be_a_string(client, headers):
+    body = {"model": "gemini", "messages": [{"role": "user", "content": "x"}], "user": 9}
+    response = client.post("/v1/chat/completions", body, content_type="application/json", **headers)
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "user"
