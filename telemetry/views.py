@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from dgen_ping_site.openapi import error_responses
 from telemetry import serializers
 from telemetry.services import record_custom_event
 
@@ -11,7 +12,10 @@ from telemetry.services import record_custom_event
 class TelemetryView(APIView):
     @extend_schema(
         request=serializers.TelemetryEventInput,
-        responses=serializers.TelemetryAcceptedOutput,
+        responses={
+            200: serializers.TelemetryAcceptedOutput,
+            **error_responses(400, 401, 413, 429),
+        },
         summary="Record a custom telemetry event",
         description="The event becomes this request's telemetry record. SOEID and client id "
         "come from the token (the body's are used only with the default token).",

@@ -4,6 +4,7 @@ docs/security.md lists the findings; the fuzz run itself is tests/fuzz/test_open
 """
 
 import pytest
+from drf_spectacular.generators import SchemaGenerator
 
 pytestmark = pytest.mark.django_db
 
@@ -75,3 +76,33 @@ def test_openai_user_must_be_a_string(client, headers):
     response = client.post("/v1/chat/completions", body, content_type="application/json", **headers)
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "user"
+
+
+@pytest.fixture(scope="module")
+def operations() -> list[tuple[str, str, dict]]:
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    return [(path, method, op) for path, ops in paths.items() for method, op in ops.items()]
+
+
+def test_every_operation_documents_the_refusals_it_can_give(operations):
+    for path, method, operation in operations:
+        statuses = operation["responses"].keys()
+        if "requestBody" in operation:
+            assert {"400", "413"} <= statuses, (method, path)
+        if "ApiToken" in str(operation["security"]):
+            assert {"401", "429"} <= statuses, (method, path)
+        if "TokenSecret" in str(operation["security"]):
+            assert "403" in statuses, (method, path)
+
+
+def test_streamed_answers_are_documented_as_event_streams(operations):
+    for path, _, operation in operations:
+        if path in [*LLM_PATHS, "/v1/chat/completions"]:
+            content = operation["responses"]["200"]["content"]
+            assert {"application/json", "text/event-stream"} <= content.keys(), path
+
+
+def test_message_content_is_documented_as_text_or_text_parts():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    content = schema["components"]["schemas"]["MessageInputRequest"]["properties"]["content"]
+    assert [option["type"] for option in content["oneOf"]] == ["string", "array"]
