@@ -10,9 +10,9 @@ from accounts.permissions import TOKEN_SECRET_AUTH, HasTokenSecret
 from accounts.services import describe_token
 from accounts.tokens import issue_token
 from dgen_ping_site.clock import iso_utc
-from dgen_ping_site.openapi import error_responses
+from dgen_ping_site.openapi import BODY_REFUSALS, error_responses
 
-ADMIN_ERRORS = error_responses(400, 403, 413)
+ADMIN_ERRORS = error_responses(400, 403, *BODY_REFUSALS)
 
 
 class TokenSecretView(APIView):

@@ -12,11 +12,15 @@ ERROR_MEANINGS = {
     401: "No token, or one that is invalid, expired or revoked.",
     403: "Not allowed: a missing or wrong X-Token-Secret, or a body SOEID that is not the token's.",
     404: "No such resource.",
+    411: "A body sent without Content-Length (chunked) is refused (error shape: ErrorOutput).",
     413: "The request body is larger than MAX_REQUEST_BODY_BYTES (error shape: ErrorOutput).",
     429: "Rate limited, per SOEID or by the upstream; Retry-After says when to come back.",
     502: "The upstream failed or answered something unreadable.",
     504: "The upstream did not answer in time.",
 }
+
+# The refusals of RequestBodyLimitMiddleware, possible wherever a body is taken.
+BODY_REFUSALS = (411, 413)
 
 
 class ErrorOutput(serializers.Serializer):
@@ -30,11 +34,11 @@ class ErrorOutput(serializers.Serializer):
 def error_responses(*statuses: int, body=ErrorOutput) -> dict[int, OpenApiResponse]:
     """Schema responses for error `statuses`, each with the `body` serializer.
 
-    413 always has the project's shape: the body limit answers before any view runs.
+    The body refusals always have the project's shape: they come before any view runs.
     """
     return {
         status: OpenApiResponse(
-            ErrorOutput if status == 413 else body, description=ERROR_MEANINGS[status]
+            ErrorOutput if status in BODY_REFUSALS else body, description=ERROR_MEANINGS[status]
         )
         for status in statuses
     }

@@ -15,7 +15,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dgen_ping_site.openapi import error_responses
+from dgen_ping_site.openapi import BODY_REFUSALS, error_responses
 from llmproxy import errors, formats, serializers, services
 from llmproxy.providers.base import ChatRequest
 from llmproxy.services import ChatCall
@@ -36,7 +36,7 @@ def _documented(summary: str, request, output, error, description: str = ""):
         responses={
             (200, "application/json"): OpenApiResponse(output, description=STREAM_NOTE),
             (200, "text/event-stream"): EVENT_STREAM,
-            **error_responses(400, 401, 403, 413, 429, 502, 504, body=error),
+            **error_responses(400, 401, 403, *BODY_REFUSALS, 429, 502, 504, body=error),
         },
     )
 

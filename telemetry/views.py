@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dgen_ping_site.openapi import error_responses
+from dgen_ping_site.openapi import BODY_REFUSALS, error_responses
 from telemetry import serializers
 from telemetry.services import record_custom_event
 
@@ -14,7 +14,7 @@ class TelemetryView(APIView):
         request=serializers.TelemetryEventInput,
         responses={
             200: serializers.TelemetryAcceptedOutput,
-            **error_responses(400, 401, 413, 429),
+            **error_responses(400, 401, *BODY_REFUSALS, 429),
         },
         summary="Record a custom telemetry event",
         description="The event becomes this request's telemetry record. SOEID and client id "
