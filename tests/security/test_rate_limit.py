@@ -141,3 +141,12 @@ def test_the_limit_holds_across_workers_with_a_shared_cache(two_workers):
     workers = set(re.findall(r"served <(\d+)> /telemetry", two_workers.log()))
     assert len(workers) == 2, two_workers.log()[-2000:]
 
+
+def test_when_the_shared_cache_goes_away_requests_still_succeed(two_workers, redis_url):
+    # Last: it stops Redis. The limit is not applied meanwhile, and the log says so.
+    token = two_workers.issue_token("outage.user")
+    redis.Redis.from_url(redis_url).shutdown(nosave=True)
+    statuses = [two_workers.post("/telemetry", {}, **{"X-API-Token": token}).status_code]
+    statuses += [two_workers.post("/telemetry", {}, **{"X-API-Token": token}).status_code]
+    assert statuses == [200, 200]
+    assert "Rate limit not applied: the cache is unavailable (ConnectionError)" in two_workers.log()
