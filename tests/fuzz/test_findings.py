@@ -1,4 +1,4 @@
-"""What the fuzzer found, pinned as plain, fast tests (each failed before its fix).
+"""What the fuzzer found, pinned as plain, fast tests of the fixed behaviour.
 
 docs/security.md lists the findings; the fuzz run itself is tests/fuzz/test_openapi.py.
 """
