@@ -4,6 +4,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from accounts.tokens import SOEID_RULE, is_valid_soeid
+from dgen_ping_site.serializers import StrictInput
 
 
 class SoeidField(serializers.CharField):
@@ -19,7 +20,7 @@ class SoeidField(serializers.CharField):
         return value
 
 
-class GenerateTokenInput(serializers.Serializer):
+class GenerateTokenInput(StrictInput):
     soeid = SoeidField(default=settings.DEFAULT_SOEID)
     project_id = serializers.CharField(max_length=128, required=False, default="")
     expires_in = serializers.IntegerField(
@@ -38,7 +39,7 @@ class GenerateTokenOutput(serializers.Serializer):
     expires_at = serializers.CharField()
 
 
-class VerifyTokenInput(serializers.Serializer):
+class VerifyTokenInput(StrictInput):
     token = serializers.CharField(trim_whitespace=True)
 
 

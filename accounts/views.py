@@ -10,6 +10,9 @@ from accounts.permissions import TOKEN_SECRET_AUTH, HasTokenSecret
 from accounts.services import describe_token
 from accounts.tokens import issue_token
 from dgen_ping_site.clock import iso_utc
+from dgen_ping_site.openapi import BODY_REFUSALS, error_responses
+
+ADMIN_ERRORS = error_responses(400, 403, *BODY_REFUSALS)
 
 
 class TokenSecretView(APIView):
@@ -23,7 +26,7 @@ class TokenSecretView(APIView):
 class GenerateTokenView(TokenSecretView):
     @extend_schema(
         request=serializers.GenerateTokenInput,
-        responses=serializers.GenerateTokenOutput,
+        responses={200: serializers.GenerateTokenOutput, **ADMIN_ERRORS},
         auth=TOKEN_SECRET_AUTH,
         summary="Issue a JWT for a SOEID",
     )
@@ -45,7 +48,7 @@ class GenerateTokenView(TokenSecretView):
 class VerifyTokenView(TokenSecretView):
     @extend_schema(
         request=serializers.VerifyTokenInput,
-        responses=serializers.VerifyTokenOutput,
+        responses={200: serializers.VerifyTokenOutput, **ADMIN_ERRORS},
         auth=TOKEN_SECRET_AUTH,
         summary="Check a JWT and show who it belongs to",
     )

@@ -73,6 +73,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outside the request guards, so their refusals (413, 411) carry the header too.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Outermost of our own: it times and records everything below, including rejections.
     "telemetry.middleware.TelemetryMiddleware",
     "dgen_ping_site.middleware.RequestBodyLimitMiddleware",
@@ -81,7 +83,6 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "dgen_ping_site.urls"
@@ -151,6 +152,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.GatewayTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.SoeidRateThrottle"],
+    # The API speaks JSON only: no form or multipart parsing (and no upload handling) to
+    # attack, and the schema documents exactly what is accepted.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "dgen_ping_site.exceptions.json_exception_handler",
     "UNAUTHENTICATED_USER": None,

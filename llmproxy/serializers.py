@@ -1,11 +1,12 @@
 """Input and output shapes of the LLM endpoints: the seed's, and OpenAI's chat completions."""
 
 from django.conf import settings
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.serializers import SoeidField
+from dgen_ping_site.openapi import ErrorOutput as ErrorOutput  # the documented error body
+from dgen_ping_site.serializers import StrictInput
 from llmproxy.services import is_known_model, known_models
 
 # OpenAI's "developer" role is its newer name for "system".
@@ -43,7 +44,14 @@ class ModelField(serializers.CharField):
         return value
 
 
-@extend_schema_field(OpenApiTypes.STR)
+TEXT_PART = {
+    "type": "object",
+    "properties": {"type": {"enum": ["text"]}, "text": {"type": "string"}},
+    "required": ["type", "text"],
+}
+
+
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "array", "items": TEXT_PART}]})
 class TextContentField(serializers.Field):
     """Message content: a string, or OpenAI's list of text parts (joined)."""
 
@@ -76,7 +84,7 @@ class MessageInput(serializers.Serializer):
         return {"role": ROLES[message["role"]], "content": message["content"]}
 
 
-class SamplingInput(serializers.Serializer):
+class SamplingInput(StrictInput):
     """Fields every LLM endpoint shares."""
 
     temperature = serializers.FloatField(min_value=0.0, max_value=2.0, default=default_temperature)
@@ -211,10 +219,15 @@ class ModelListOutput(serializers.Serializer):
     data = ModelOutput(many=True)
 
 
-class ErrorOutput(serializers.Serializer):
-    detail = serializers.CharField()
-    code = serializers.CharField()
-    fields = serializers.DictField(required=False)
+class ServerSentEventOutput(serializers.Serializer):
+    """One event of a streamed answer: with `text/event-stream` the schema describes each
+    event, as OpenAPI 3.1 tools read it (3.2 calls this `itemSchema`)."""
+
+    event = serializers.CharField(required=False)
+    data = serializers.CharField(
+        help_text="A JSON object (a piece of the answer, the final body, or an error), "
+        "then `[DONE]`."
+    )
 
 
 class OpenAIErrorDetail(serializers.Serializer):

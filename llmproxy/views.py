@@ -15,24 +15,28 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from dgen_ping_site.openapi import BODY_REFUSALS, error_responses
 from llmproxy import errors, formats, serializers, services
 from llmproxy.providers.base import ChatRequest
 from llmproxy.services import ChatCall
 from telemetry.context import annotate
 
 STREAM_NOTE = "With `stream: true` the answer is `text/event-stream` (see docs/llm.md)."
+EVENT_STREAM = OpenApiResponse(
+    serializers.ServerSentEventOutput, description="Server-Sent Events (`stream: true`)."
+)
 
 
 def _documented(summary: str, request, output, error, description: str = ""):
-    """Schema of an LLM endpoint: its JSON answer and every error status it can give."""
-    statuses = (400, 401, 403, 429, 502, 504)
+    """Schema of an LLM endpoint: its JSON answer, its stream, and every error it can give."""
     return extend_schema(
         summary=summary,
         description=description,
         request=request,
         responses={
-            200: OpenApiResponse(output, description=STREAM_NOTE),
-            **{status: error for status in statuses},
+            (200, "application/json"): OpenApiResponse(output, description=STREAM_NOTE),
+            (200, "text/event-stream"): EVENT_STREAM,
+            **error_responses(400, 401, 403, *BODY_REFUSALS, 429, 502, 504, body=error),
         },
     )
 
@@ -68,7 +72,9 @@ class LLMViewSet(viewsets.ViewSet):
 
     def initial(self, request, *args, **kwargs):
         # Typed before authentication and throttling run, so their refusals are typed too.
-        annotate(request, event_type=self.event_types[self.action])
+        # A method the endpoint does not take has no action (OPTIONS: "metadata"): untyped.
+        if self.action in self.event_types:
+            annotate(request, event_type=self.event_types[self.action])
         super().initial(request, *args, **kwargs)
 
     def get_exception_handler(self):
@@ -151,7 +157,10 @@ def model_entry(name: str) -> dict:
 class ModelListView(OpenAIView):
     @extend_schema(
         summary="Models (OpenAI-compatible)",
-        responses=serializers.ModelListOutput,
+        responses={
+            200: serializers.ModelListOutput,
+            **error_responses(401, 429, body=serializers.OpenAIErrorOutput),
+        },
         operation_id="v1_models_list",
     )
     def get(self, request):
@@ -163,7 +172,10 @@ class ModelListView(OpenAIView):
 class ModelView(OpenAIView):
     @extend_schema(
         summary="One model (OpenAI-compatible)",
-        responses={200: serializers.ModelOutput, 404: serializers.OpenAIErrorOutput},
+        responses={
+            200: serializers.ModelOutput,
+            **error_responses(401, 404, 429, body=serializers.OpenAIErrorOutput),
+        },
         operation_id="v1_model_retrieve",
     )
     def get(self, request, model: str):

@@ -7,6 +7,7 @@ import json
 from rest_framework import serializers
 
 from accounts.serializers import SoeidField
+from dgen_ping_site.serializers import StrictInput
 from telemetry.backends.base import Position
 from telemetry.query import (
     GROUP_FIELDS,
@@ -21,7 +22,7 @@ MAX_EXTRA_KEYS = 32
 MAX_EXTRA_BYTES = 8192
 
 
-class TelemetryMetadataInput(serializers.Serializer):
+class TelemetryMetadataInput(StrictInput):
     """The seed's metadata fields; other keys are kept in the event's `extra`."""
 
     client_id = serializers.CharField(max_length=128, required=False)
@@ -47,7 +48,7 @@ class TelemetryMetadataInput(serializers.Serializer):
         return {**values, "extra": extra}
 
 
-class TelemetryEventInput(serializers.Serializer):
+class TelemetryEventInput(StrictInput):
     event_type = serializers.RegexField(
         r"^[A-Za-z0-9_.:-]{1,64}$", default="custom_event", help_text="e.g. custom_event"
     )

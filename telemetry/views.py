@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 
 from accounts.authentication import GatewayTokenAuthentication
 from accounts.permissions import TOKEN_SECRET_AUTH
+from dgen_ping_site.openapi import BODY_REFUSALS, error_responses
 from telemetry import serializers
 from telemetry.permissions import IsTelemetryAdmin
 from telemetry.selectors import recent_events, reporting_backend, usage_report
@@ -16,7 +17,10 @@ from telemetry.services import record_custom_event
 class TelemetryView(APIView):
     @extend_schema(
         request=serializers.TelemetryEventInput,
-        responses=serializers.TelemetryAcceptedOutput,
+        responses={
+            200: serializers.TelemetryAcceptedOutput,
+            **error_responses(400, 401, *BODY_REFUSALS, 429),
+        },
         summary="Record a custom telemetry event",
         description="The event becomes this request's telemetry record. SOEID and client id "
         "come from the token (the body's are used only with the default token).",
@@ -31,6 +35,7 @@ class TelemetryView(APIView):
 # --- Reporting ------------------------------------------------------------------------------
 
 ADMIN_AUTH = [*TOKEN_SECRET_AUTH, {"cookieAuth": []}]
+ADMIN_REFUSALS = error_responses(400, 401, 403, 503)
 
 
 class AdminReportView(APIView):
@@ -50,16 +55,14 @@ class AdminReportView(APIView):
 class EventsView(AdminReportView):
     @extend_schema(
         parameters=[serializers.EventsInput],
-        responses=serializers.EventsPageOutput,
+        responses={200: serializers.EventsPageOutput, **ADMIN_REFUSALS},
         auth=ADMIN_AUTH,
         summary="List telemetry events, newest first",
         description="Filters combine; `since` is inclusive and `until` exclusive. Follow "
         "`next` (or pass `next_cursor` as `cursor`) for older events.",
     )
     def get(self, request):
-        params = serializers.EventsInput(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        data = params.validated_data
+        data = _query(request, serializers.EventsInput)
         events, more = recent_events(
             backend=reporting_backend(),
             filters=serializers.event_filter(data),
@@ -75,28 +78,33 @@ class EventsView(AdminReportView):
 class UsageView(AdminReportView):
     @extend_schema(
         parameters=[serializers.UsageInput],
-        responses=serializers.UsageReportOutput,
+        responses={200: serializers.UsageReportOutput, **ADMIN_REFUSALS},
         auth=ADMIN_AUTH,
         summary="Usage per SOEID, project, model, day or event type",
         description="Requests, errors, tokens and p50/p95 latency per group.",
     )
     def get(self, request):
-        params = serializers.UsageInput(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        return Response(_usage(params.validated_data))
+        return Response(_usage(_query(request, serializers.UsageInput)))
 
 
 class MyUsageView(APIView):
     @extend_schema(
         parameters=[serializers.MyUsageInput],
-        responses=serializers.UsageReportOutput,
+        responses={200: serializers.UsageReportOutput, **error_responses(400, 401, 429, 503)},
         summary="Your own usage",
         description="As /api/telemetry/usage, for the token's SOEID only.",
     )
     def get(self, request):
-        params = serializers.MyUsageInput(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        return Response(_usage(params.validated_data, soeid=request.user.soeid))
+        data = _query(request, serializers.MyUsageInput)
+        return Response(_usage(data, soeid=request.user.soeid))
+
+
+def _query(request, input_class) -> dict:
+    """Validated query parameters. From a plain dict, not the QueryDict: DRF reads a blank
+    value in form-style input as "not given", where the schema says a blank filter is invalid."""
+    params = input_class(data=request.query_params.dict())
+    params.is_valid(raise_exception=True)
+    return params.validated_data
 
 
 def _usage(data: dict, **fixed) -> dict:

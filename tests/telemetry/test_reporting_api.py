@@ -103,6 +103,8 @@ def test_my_usage_needs_a_token(client, report_store):
         (EVENTS, {"soeid": "not a soeid"}, "soeid"),
         (USAGE, {"group_by": "soeid,colour"}, "group_by"),
         (USAGE, {"until": "2025-13-01"}, "until"),
+        (USAGE, {"until": ""}, "until"),
+        (EVENTS, {"project": ""}, "project"),
     ],
 )
 def test_bad_filters_are_400_naming_the_field(
