@@ -20,7 +20,6 @@ from telemetry.backends.csv import CSVBackend
 from tests.fake_upstream import FakeUpstream
 from tests.telemetry import servers
 
-GUNICORN = ["-m", "gunicorn", "-c", "gunicorn.conf.py", "dgen_ping_site.wsgi"]
 UPSTREAM_KEY = "sk-test"
 OAUTH_CLIENT = ("client-id", "client-secret")
 
@@ -98,7 +97,7 @@ class Gateway:
     def start(self) -> "Gateway":
         migrate = [sys.executable, "manage.py", "migrate", "--noinput"]
         subprocess.run(migrate, cwd=servers.ROOT, env=self.env, check=True, capture_output=True)
-        self.process = servers.start(GUNICORN, self.directory, self.env)
+        self.process = servers.start(servers.GUNICORN, self.directory, self.env)
         servers.wait_until_serving(self.port, self.process)
         return self
 
