@@ -1,9 +1,14 @@
-"""Project-wide request guards."""
+"""Project-wide request guards, and the admin's own middleware."""
 
 from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import JsonResponse
 
 from dgen_ping_site.exceptions import error_body
+
+ADMIN_PATH = "/admin/"  # dgen_ping_site.urls
 
 
 class RequestBodyLimitMiddleware:
@@ -22,3 +27,29 @@ class RequestBodyLimitMiddleware:
             message = f"Request body is {length} bytes; the limit is {self.limit}."
             return JsonResponse(error_body(message, "request_too_large"), status=413)
         return self.get_response(request)
+
+
+class AdminOnly:
+    """Middleware only the admin uses: every other request goes straight past it.
+
+    Sessions, Django users and messages serve the admin's login and pages alone; API
+    requests are authenticated by their token, so they skip all three. The classes stay in
+    MIDDLEWARE as subclasses of Django's, where the admin's system checks look for them.
+    """
+
+    def __call__(self, request):
+        if request.path_info.startswith(ADMIN_PATH):
+            return super().__call__(request)
+        return self.get_response(request)
+
+
+class AdminSessionMiddleware(AdminOnly, SessionMiddleware):
+    pass
+
+
+class AdminAuthenticationMiddleware(AdminOnly, AuthenticationMiddleware):
+    pass
+
+
+class AdminMessageMiddleware(AdminOnly, MessageMiddleware):
+    pass

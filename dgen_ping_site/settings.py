@@ -76,11 +76,12 @@ MIDDLEWARE = [
     # Outermost of our own: it times and records everything below, including rejections.
     "telemetry.middleware.TelemetryMiddleware",
     "dgen_ping_site.middleware.RequestBodyLimitMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Sessions, Django users and messages: for /admin/ only (dgen_ping_site.middleware).
+    "dgen_ping_site.middleware.AdminSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "dgen_ping_site.middleware.AdminAuthenticationMiddleware",
+    "dgen_ping_site.middleware.AdminMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
