@@ -248,8 +248,9 @@ LLM = {
     "BACKOFF": env.float("LLM_BACKOFF", default=0.5),
     # Longest wait between two attempts; a longer upstream Retry-After ends the retries.
     "MAX_RETRY_WAIT": env.float("LLM_MAX_RETRY_WAIT", default=10.0),
-    # Upstream connections kept per host: at least the threads of one worker.
-    "POOL_SIZE": env.int("LLM_POOL_SIZE", default=32),
+    # Upstream connections kept per host: one per thread of a worker (gunicorn.conf.py reads
+    # GUNICORN_THREADS too). Fewer, and calls beyond it open a connection each time.
+    "POOL_SIZE": env.int("LLM_POOL_SIZE", default=env.int("GUNICORN_THREADS", default=64)),
     # Upstream calls ignore the proxy and CA variables of the environment (for speed and
     # predictability); give them here when the network needs them.
     "PROXY": env.str("LLM_PROXY", default=""),
