@@ -151,6 +151,13 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
         profile_round(application, template, args.requests, args.profiler, args.top)
 
 
+def stop_telemetry() -> None:
+    """Store this process's telemetry now: at exit it would write into the removed tmp."""
+    writer = sys.modules.get("telemetry.writer")
+    if writer is not None:
+        writer.shutdown()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="chat")
@@ -165,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run(args, tmp)
     finally:
+        stop_telemetry()
         procs.stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
