@@ -78,11 +78,13 @@ MIDDLEWARE = [
     # Outermost of our own: it times and records everything below, including rejections.
     "telemetry.middleware.TelemetryMiddleware",
     "dgen_ping_site.middleware.RequestBodyLimitMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Sessions, Django users and messages: for the admin and the staff-session reports only
+    # (dgen_ping_site.middleware).
+    "dgen_ping_site.middleware.AdminSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "dgen_ping_site.middleware.AdminAuthenticationMiddleware",
+    "dgen_ping_site.middleware.AdminMessageMiddleware",
 ]
 
 ROOT_URLCONF = "dgen_ping_site.urls"
@@ -253,8 +255,9 @@ LLM = {
     "BACKOFF": env.float("LLM_BACKOFF", default=0.5),
     # Longest wait between two attempts; a longer upstream Retry-After ends the retries.
     "MAX_RETRY_WAIT": env.float("LLM_MAX_RETRY_WAIT", default=10.0),
-    # Upstream connections kept per host: at least the threads of one worker.
-    "POOL_SIZE": env.int("LLM_POOL_SIZE", default=32),
+    # Upstream connections kept per host: one per thread of a worker (gunicorn.conf.py reads
+    # GUNICORN_THREADS too). Fewer, and calls beyond it open a connection each time.
+    "POOL_SIZE": env.int("LLM_POOL_SIZE", default=env.int("GUNICORN_THREADS", default=64)),
     # Upstream calls ignore the proxy and CA variables of the environment (for speed and
     # predictability); give them here when the network needs them.
     "PROXY": env.str("LLM_PROXY", default=""),

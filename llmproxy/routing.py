@@ -123,15 +123,16 @@ def _names(routes: list[Route]) -> dict[str, str]:
 
 def _providers(routes: list[Route]) -> dict:
     """A provider per route; routes with the same OAuth client share one token cache."""
-    session = http.session()
     tokens: dict[OAuthConfig, ClientCredentials] = {}
     providers = {}
     for route in routes:
         if route.oauth:
-            credential = tokens.setdefault(route.oauth, ClientCredentials(route.oauth, session))
+            credential = tokens.get(route.oauth) or ClientCredentials(route.oauth, http.session())
+            tokens[route.oauth] = credential
         else:
             credential = ApiKey(route.api_key)
-        providers[route.name] = import_string(PROVIDERS[route.provider])(route, credential, session)
+        provider = import_string(PROVIDERS[route.provider])
+        providers[route.name] = provider(route, credential, http.pool())
     return providers
 
 

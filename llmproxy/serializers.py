@@ -1,5 +1,7 @@
 """Input and output shapes of the LLM endpoints: the seed's, and OpenAI's chat completions."""
 
+import copy
+
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -75,7 +77,26 @@ class TextContentField(serializers.Field):
         return value
 
 
-class MessageInput(serializers.Serializer):
+class InputSerializer(serializers.Serializer):
+    """A request body on the LLM path, whose fields are copied shallowly for each request.
+
+    DRF deep-copies the declared fields for every serializer instance, rebuilding each field
+    through its __init__: ~0.1 ms of a chat request's CPU. The declared fields are templates
+    that are never bound nor changed, so a shallow copy is just as fresh. Nested serializers
+    hold fields of their own and are still deep-copied.
+    """
+
+    def get_fields(self) -> dict:
+        return {name: _fresh(field) for name, field in self._declared_fields.items()}
+
+
+def _fresh(field: serializers.Field) -> serializers.Field:
+    if isinstance(field, serializers.BaseSerializer):
+        return copy.deepcopy(field)
+    return copy.copy(field)
+
+
+class MessageInput(InputSerializer):
     role = serializers.ChoiceField(choices=sorted(ROLES))
     content = TextContentField()
 
@@ -84,7 +105,7 @@ class MessageInput(serializers.Serializer):
         return {"role": ROLES[message["role"]], "content": message["content"]}
 
 
-class SamplingInput(StrictInput):
+class SamplingInput(StrictInput, InputSerializer):
     """Fields every LLM endpoint shares."""
 
     temperature = serializers.FloatField(min_value=0.0, max_value=2.0, default=default_temperature)
@@ -150,7 +171,7 @@ class ChatOutput(serializers.Serializer):
 # --- OpenAI-compatible ----------------------------------------------------------------------
 
 
-class StreamOptionsInput(serializers.Serializer):
+class StreamOptionsInput(InputSerializer):
     include_usage = serializers.BooleanField(default=False)
 
 

@@ -1,7 +1,7 @@
 """The provider interface, and the HTTP plumbing every upstream API shares.
 
-A provider speaks one upstream wire format for one route. It raises UpstreamError (never a
-`requests` exception) so the router can retry, fall back and answer the caller uniformly.
+A provider speaks one upstream wire format for one route. It raises UpstreamError (never an
+HTTP client's exception) so the router can retry, fall back and answer the caller uniformly.
 """
 
 import json
@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-import requests
+import urllib3
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError
 from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import ReadTimeoutError
 
 from dgen_ping_site.clock import utcnow
 from llmproxy.errors import (
@@ -25,10 +25,13 @@ from llmproxy.errors import (
     UpstreamUnavailable,
     redact,
 )
+from llmproxy.http import DEFAULT_HEADERS
 from llmproxy.providers.sse import sse_data
 
 STREAM_READ_SIZE = 16 * 1024
 ERROR_MESSAGE_LIMIT = 1000
+# Everything the HTTP client may raise for a request or a body that went wrong.
+TRANSPORT_ERRORS = (Urllib3Error, OSError, ValueError)
 
 
 @dataclass(frozen=True)
@@ -70,10 +73,10 @@ class Delta:
 class Provider:
     """Client of one upstream API for one route (llmproxy.routing.Route)."""
 
-    def __init__(self, route, credential, session: requests.Session):
+    def __init__(self, route, credential, pool: urllib3.PoolManager):
         self.route = route
         self.credential = credential
-        self.session = session
+        self.pool = pool
 
     def complete(self, request: ChatRequest) -> Reply:
         """The whole answer in one call; raises UpstreamError."""
@@ -87,46 +90,58 @@ class Provider:
         """Headers that present `secret` (API key or OAuth token) the way this upstream wants."""
         return {"Authorization": f"Bearer {secret}"} if secret else {}
 
-    def post(self, url: str, body: dict, *, stream: bool = False) -> requests.Response:
-        """A successful upstream response; on 401 with OAuth, retries once with a new token."""
+    def post(self, url: str, body: dict, *, stream: bool = False) -> urllib3.BaseHTTPResponse:
+        """A successful upstream response; on 401 with OAuth, retries once with a new token.
+
+        Without `stream` the body has been read (and the connection is back in the pool);
+        with it, read the body, then close() it (llmproxy.providers.base.close).
+        """
         secret = self.credential.get()
         response = self._send(url, body, secret, stream)
-        if response.status_code == 401 and self.credential.refreshable:
-            response.close()
+        if response.status == 401 and self.credential.refreshable:
+            close(response)
             self.credential.refresh(secret)
             secret = self.credential.get()
             response = self._send(url, body, secret, stream)
-        if not 200 <= response.status_code < 300:
+        if not 200 <= response.status < 300:
             # Everything that could carry a credential is masked in what we pass on.
             secrets = [secret, self.route.api_key, *self.route.headers.values()]
             raise error_for_response(response, secrets)
         return response
 
-    def _send(self, url: str, body: dict, secret: str, stream: bool) -> requests.Response:
+    def _send(self, url: str, body: dict, secret: str, stream: bool) -> urllib3.BaseHTTPResponse:
         route = self.route
+        headers = {**DEFAULT_HEADERS, "Content-Type": "application/json"}
+        headers.update(route.headers)
+        headers.update(self.auth_headers(secret))
         try:
-            return self.session.post(
+            return self.pool.request(
+                "POST",
                 url,
-                json=body,
-                headers={**route.headers, **self.auth_headers(secret)},
-                timeout=(route.connect_timeout, route.timeout),
-                stream=stream,
+                body=json.dumps(body, allow_nan=False).encode(),
+                headers=headers,
+                timeout=urllib3.Timeout(connect=route.connect_timeout, read=route.timeout),
+                preload_content=not stream,
                 # A redirect would carry our credentials headers to wherever it points.
-                allow_redirects=False,
+                redirect=False,
             )
-        except requests.ConnectTimeout as exc:
+        except NewConnectionError as exc:  # a ConnectTimeoutError too, but not a timeout
+            raise UpstreamUnavailable("Could not connect to the upstream.") from exc
+        except ConnectTimeoutError as exc:
             message = f"Could not connect to the upstream within {route.connect_timeout:g} s."
             raise UpstreamTimeout(message) from exc
-        except requests.Timeout as exc:
+        except ReadTimeoutError as exc:
             message = f"The upstream did not answer within {route.timeout:g} s."
             raise UpstreamTimeout(message) from exc
-        except requests.RequestException as exc:
+        except TRANSPORT_ERRORS as exc:
             raise UpstreamUnavailable("Could not connect to the upstream.") from exc
 
-    def read_json(self, response: requests.Response, parse: Callable[[dict], Reply]) -> Reply:
+    def read_json(
+        self, response: urllib3.BaseHTTPResponse, parse: Callable[[dict], Reply]
+    ) -> Reply:
         """The upstream's JSON body, parsed; anything unexpected is an UpstreamBadResponse."""
         try:
-            return parse(response.json())
+            return parse(json.loads(response.data))
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
             raise UpstreamBadResponse(
                 "The upstream sent a response the gateway cannot read."
@@ -146,7 +161,9 @@ class DeltaStream:
 class EventStream(DeltaStream):
     """An upstream's Server-Sent Events, each turned into a Delta by `parse`."""
 
-    def __init__(self, response: requests.Response, parse: Callable[[dict], Delta], timeout: float):
+    def __init__(
+        self, response: urllib3.BaseHTTPResponse, parse: Callable[[dict], Delta], timeout: float
+    ):
         self._response = response
         self._parse = parse
         self._timeout = timeout
@@ -163,7 +180,7 @@ class EventStream(DeltaStream):
             raise UpstreamUnavailable("The upstream stream ended before the answer was complete.")
 
     def close(self) -> None:
-        self._response.close()
+        close(self._response)
 
     def _delta(self, data: str) -> Delta:
         try:
@@ -181,16 +198,15 @@ class EventStream(DeltaStream):
             ) from exc
 
     def _chunks(self) -> Iterator[bytes]:
-        raw = self._response.raw
         while True:
             try:
                 # read1: whatever has arrived, so each event goes on as soon as it is complete.
-                chunk = raw.read1(STREAM_READ_SIZE, decode_content=True)
+                chunk = self._response.read1(STREAM_READ_SIZE, decode_content=True)
             except ReadTimeoutError as exc:
                 raise UpstreamTimeout(
                     f"The upstream stream stalled for more than {self._timeout:g} s."
                 ) from exc
-            except (Urllib3Error, OSError, ValueError) as exc:
+            except TRANSPORT_ERRORS as exc:
                 raise UpstreamUnavailable("The upstream stream broke off.") from exc
             if not chunk:
                 return
@@ -207,11 +223,19 @@ class ListStream(DeltaStream):
         return iter(self._deltas)
 
 
-def error_for_response(response: requests.Response, secrets: list[str]) -> UpstreamError:
-    """The UpstreamError for a non-2xx upstream answer; closes the response."""
-    code = response.status_code
-    message = redact(_message_of(_body_of(response)), secrets)
+def close(response: urllib3.BaseHTTPResponse) -> None:
+    """Done with a response. Read to the end, its connection is back in the pool already;
+    otherwise the connection is closed (its unread rest would garble the next call) and
+    its place in the pool given back."""
     response.close()
+    response.release_conn()
+
+
+def error_for_response(response: urllib3.BaseHTTPResponse, secrets: list[str]) -> UpstreamError:
+    """The UpstreamError for a non-2xx upstream answer; closes the response."""
+    code = response.status
+    message = redact(_message_of(_body_of(response)), secrets)
+    close(response)
     if code in (401, 403, 407):
         # Whatever the upstream said may describe our credentials: say nothing about them.
         return UpstreamAuthFailed("The upstream refused the gateway's credentials.", status=code)
@@ -232,14 +256,15 @@ def error_for_response(response: requests.Response, secrets: list[str]) -> Upstr
     return UpstreamUnavailable(f"The upstream failed (HTTP {code}).", status=code)
 
 
-def _body_of(response: requests.Response):
+def _body_of(response: urllib3.BaseHTTPResponse):
     try:
-        return response.json()
-    except (ValueError, requests.RequestException):
-        try:
-            return response.text
-        except requests.RequestException:
-            return ""
+        data = response.data
+    except TRANSPORT_ERRORS:
+        return ""
+    try:
+        return json.loads(data)
+    except ValueError:
+        return data.decode(errors="replace")
 
 
 def _message_of(body) -> str:

@@ -58,3 +58,17 @@ def test_check_deploy_flags_the_default_token_in_production():
 def test_development_mode_needs_no_secrets():
     result = manage("check", DEBUG="true")
     assert result.returncode == 0, result.stderr
+
+
+def test_upstream_pool_keeps_a_connection_per_gunicorn_thread(monkeypatch):
+    monkeypatch.delenv("LLM_POOL_SIZE", raising=False)
+    show = (
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        "from django.conf import settings; print(settings.LLM['POOL_SIZE'])",
+    )
+    assert manage(*show, **PRODUCTION, GUNICORN_THREADS="96").stdout.strip() == "96"
+    given = manage(*show, **PRODUCTION, GUNICORN_THREADS="96", LLM_POOL_SIZE="10")
+    assert given.stdout.strip() == "10"
