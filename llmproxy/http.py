@@ -21,29 +21,37 @@ DEFAULT_HEADERS = dict(default_headers())
 # Upstream hosts whose connections are kept (LLM upstreams and token endpoints).
 HOSTS_KEPT = 8
 
-_pool: urllib3.PoolManager | None = None
-_session: requests.Session | None = None
-_lock = threading.Lock()
+
+class _Shared:
+    """One client for the whole process, built from settings on first use."""
+
+    def __init__(self, build, close):
+        self._build, self._close = build, close
+        self._client = None
+        self._lock = threading.Lock()
+
+    def get(self):
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._build()
+        return self._client
+
+    def drop(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._close(self._client)
+            self._client = None
 
 
 def pool() -> urllib3.PoolManager:
     """The process-wide pool for LLM calls, built on first use."""
-    global _pool
-    if _pool is None:
-        with _lock:
-            if _pool is None:
-                _pool = _build_pool()
-    return _pool
+    return _pool.get()
 
 
 def session() -> requests.Session:
     """The process-wide session for the OAuth token endpoint, built on first use."""
-    global _session
-    if _session is None:
-        with _lock:
-            if _session is None:
-                _session = _build_session()
-    return _session
+    return _session.get()
 
 
 def _build_pool() -> urllib3.PoolManager:
@@ -78,12 +86,11 @@ def _build_session() -> requests.Session:
     return http
 
 
+_pool = _Shared(_build_pool, urllib3.PoolManager.clear)
+_session = _Shared(_build_session, requests.Session.close)
+
+
 def reset() -> None:
     """Drop the clients (their connections close); the next call builds them from settings."""
-    global _pool, _session
-    with _lock:
-        if _pool is not None:
-            _pool.clear()
-        if _session is not None:
-            _session.close()
-        _pool = _session = None
+    _pool.drop()
+    _session.drop()
