@@ -1,10 +1,14 @@
 """Gunicorn settings for dgen-ping: `gunicorn -c gunicorn.conf.py dgen_ping_site.wsgi`.
 
-Sized for an LLM gateway: most of a request's life is spent waiting on the upstream, so
-each worker runs many threads (gthread) and CPU is rarely the limit. In-flight calls per
-worker = GUNICORN_THREADS; add workers for CPU (one or two per core), threads for
-concurrency. Gunicorn's own config file reads its environment variables here; the Django
-settings never do.
+Sized for an LLM gateway, as measured in docs/benchmarks.md (2 shared cores):
+- workers (WEB_CONCURRENCY, default: one per core, at least 2) are for CPU: a worker runs
+  Python on one core at a time (the GIL), a few hundred proxied requests/s at most;
+- threads (GUNICORN_THREADS, default 64) are the LLM calls a worker keeps in flight: a
+  worker answers at most threads / upstream seconds requests/s (64 threads: ~300/s with a
+  200 ms upstream, 6/s with a 10 s one). Set it to the calls you expect at once per worker;
+  a busy thread adds ~0.25 MB, so past ~150 threads a worker, add workers instead.
+Gunicorn's own config file reads its environment variables here; the Django settings read
+GUNICORN_THREADS only to keep one upstream connection per thread (LLM_POOL_SIZE).
 """
 
 import os
@@ -12,7 +16,8 @@ import os
 bind = f"0.0.0.0:{os.environ.get('PORT', '8001')}"
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", max(2, os.cpu_count() or 1)))
-# A thread waits on one upstream call: 64 threads x 200 ms upstream ~ 320 requests/s a worker.
+# Measured: 2 workers x 64 threads keep 90-94% of direct throughput with a 200 ms upstream
+# at 64 concurrent calls; with a 1 s upstream at 256 calls, 64 threads gave 40%, 128 gave 84%.
 threads = int(os.environ.get("GUNICORN_THREADS", "64"))
 # Each worker binds its own socket (SO_REUSEPORT), so the kernel spreads connections evenly
 # instead of one worker winning most accept() races under keep-alive load.

@@ -1,5 +1,6 @@
 """One measurement: a scenario at one concurrency, with the server's CPU and memory."""
 
+import os
 import signal
 import subprocess
 import time
@@ -59,9 +60,11 @@ def measure(
     settle(target.pid)
     cpu_before = procstat.cpu_seconds(target.pid)
     split_before = procstat.cpu_by_worker(target.pid)
+    others_before = _others_cpu()
     with procstat.RssSampler(target.pid) as sampler:
         summary = run_wrk(wrk, target.url, request, connections, seconds, tmp)
     cpu = procstat.cpu_seconds(target.pid) - cpu_before
+    others = _others_cpu() - others_before
     split = procstat.cpu_by_worker(target.pid)
     worker_cpu = [split[pid] - split_before.get(pid, 0.0) for pid in sorted(split)]
     requests = max(summary["requests"], 1)
@@ -70,8 +73,15 @@ def measure(
         "warmup_requests": warmup_requests,
         "cpu_ms_per_request": round(cpu * 1000 / requests, 4),
         "cpu_cores_busy": round(cpu / summary["duration_s"], 3),
+        "others_cores_busy": round(max(others, 0.0) / summary["duration_s"], 2),
         "cpu_share_by_worker": [round(c / max(sum(worker_cpu), 1e-9), 3) for c in worker_cpu],
         "workers": len(split),
         "rss_peak_mb_by_worker": [round(kb / 1024, 1) for kb in sampler.peak_rss_kb.values()],
         "threads_peak_by_worker": list(sampler.peak_threads.values()),
     }
+
+
+def _others_cpu() -> float:
+    """CPU the machine spent on anything but this run (its servers, wrk and upstreams are
+    all descendants of this process): how much a shared machine disturbed a point."""
+    return procstat.machine_busy_seconds() - procstat.cpu_seconds(os.getpid())

@@ -48,6 +48,14 @@ def cpu_seconds(pid: int) -> float:
     return sum(sum(_times(member)) for member in tree(pid)) / TICKS
 
 
+def machine_busy_seconds() -> float:
+    """CPU time every core of the machine spent busy so far, whoever used it (/proc/stat),
+    including time the hypervisor gave to other virtual machines (steal)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / TICKS
+
+
 def cpu_by_worker(pid: int) -> dict[int, float]:
     """utime+stime per worker: shows how evenly the load spread."""
     return {worker: sum(_times(worker)[:2]) / TICKS for worker in workers(pid)}

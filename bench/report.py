@@ -293,7 +293,20 @@ def machine_lines(results: dict) -> str:
             f"{m.get('nginx')}, {m.get('wrk')}, LiteLLM {litellm}",
             f"- Run: {results.get('started_at')}, {results.get('seconds')} s, options "
             f"{_options(results)}",
+            f"- {_others_line(results)}",
         ]
+    )
+
+
+def _others_line(results: dict) -> str:
+    """How busy the machine was with other work while points were measured."""
+    busy = [m["others_cores_busy"] for m in results["measurements"] if "others_cores_busy" in m]
+    if not busy:
+        return "Other load during the measured windows: not recorded"
+    mean = sum(busy) / len(busy)
+    return (
+        f"Other load during the measured windows (processes outside this run, and steal): "
+        f"{mean:.2f} cores on average, {max(busy):.2f} at most, of {results['machine']['nproc']}"
     )
 
 
