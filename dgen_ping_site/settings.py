@@ -26,8 +26,8 @@ if ENV_FILE and Path(ENV_FILE).is_file():
 DEBUG = env.bool("DEBUG", default=False)
 
 # --- Secrets --------------------------------------------------------------------------------
-# In development the seed's secret works so its curl examples run unchanged; in production
-# every secret must be given and be long enough to resist guessing.
+# In development the documented secret works, so the README's curl examples run as written;
+# in production every secret must be given and be long enough to resist guessing.
 DEV_TOKEN_SECRET = "dgen_secret_key"
 DEV_SECRET_KEY = "dev-only-insecure-signing-key-change-me-in-production"
 
@@ -253,9 +253,9 @@ TELEMETRY = {
 # Proxies whose X-Forwarded-For is believed when recording the client IP.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
-# --- LLM upstreams (names as in the seed) ---------------------------------------------------
+# --- LLM upstreams (variable names kept from the original service) ---------------------------
 # llmproxy.routing builds the routing table from ROUTES (a settings structure), else from the
-# JSON/YAML file ROUTES_FILE, else from the seed's variables below; docs/llm.md has the format.
+# JSON/YAML file ROUTES_FILE, else from the variables below; docs/llm.md has the format.
 LLM = {
     "DEFAULT_MODEL": env.str("DEFAULT_MODEL", default="gemini"),
     "DEFAULT_TEMPERATURE": env.float("DEFAULT_TEMPERATURE", default=0.3),
