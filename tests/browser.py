@@ -245,7 +245,8 @@ def collect_static(directory: Path) -> Path:
 # --- Fixtures, imported by the conftest of each package that uses them --------------------
 
 
-@pytest.fixture(scope="session")
+# Package scope: each package that imports them gets its own servers, stopped after its tests.
+@pytest.fixture(scope="package")
 def production_site(tmp_path_factory, fake_upstream):  # noqa: F811 (the imported fixture)
     """The gateway as `make serve` runs it: collectstatic, then gunicorn with production
     settings (DEBUG off, default token off) and a routing table aimed at the fake upstream."""
@@ -256,7 +257,7 @@ def production_site(tmp_path_factory, fake_upstream):  # noqa: F811 (the importe
         yield site
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def development_site(tmp_path_factory, fake_upstream):  # noqa: F811 (the imported fixture)
     """The gateway as `make run` serves it: runserver, DEBUG on, no collectstatic."""
     directory = tmp_path_factory.mktemp("development-site")
