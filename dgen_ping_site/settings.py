@@ -97,7 +97,7 @@ APPEND_SLASH = False
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        # Ours first: they override the API docs pages' templates (dgen_ping_site/templates).
+        # Ours first: they override the docs pages and the browsable API (dgen_ping_site/templates).
         "DIRS": [BASE_DIR / "dgen_ping_site" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
