@@ -31,6 +31,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.security.gateway import Gateway, fake_upstream, routes  # noqa: F401 (fixture)
 from tests.telemetry import servers
@@ -103,8 +107,6 @@ class Browser:
 
     def wait_for(self, css: str, count: int = 1) -> list:
         """The elements matching `css`, once there are at least `count` of them."""
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support.ui import WebDriverWait
 
         def found(driver):
             elements = driver.find_elements(By.CSS_SELECTOR, css)
@@ -184,9 +186,6 @@ def require_chromium() -> None:
 @contextlib.contextmanager
 def chromium(name: str) -> Iterator[Browser]:
     """A headless chromium with a throwaway profile, closed afterwards."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     require_chromium()
     with tempfile.TemporaryDirectory(prefix="dgen-ping-chromium-") as profile:
         options = webdriver.ChromeOptions()
