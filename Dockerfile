@@ -14,6 +14,9 @@ COPY requirements/base.txt requirements/base.txt
 RUN pip install -r requirements/base.txt
 
 COPY . .
+# The pages' CSS and JavaScript (admin, API docs), served by WhiteNoise from /app/staticfiles.
+# Development mode only so that the settings load without the production secrets.
+RUN DEBUG=true python manage.py collectstatic --noinput --verbosity 0
 RUN useradd --system --uid 10001 --home-dir /app dgen \
     && mkdir -p /data \
     && chown dgen /data

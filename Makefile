@@ -31,6 +31,7 @@ run: migrate
 
 # Production-style server, as deployed (see README: Deploy).
 serve: migrate
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/gunicorn -c gunicorn.conf.py dgen_ping_site.wsgi
 
 # Benchmarks, not part of `make test` (docs/benchmarks.md). Installs nginx and wrk with
@@ -51,4 +52,4 @@ format: $(VENV)/.dev
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache
+	rm -rf $(VENV) staticfiles test-artifacts .pytest_cache

@@ -9,7 +9,7 @@ API_TOKEN_HEADER = "HTTP_X_API_TOKEN"
 
 
 def raw_token_from(request) -> str | None:
-    """The token the caller sent, preferring the seed's X-API-Token header."""
+    """The token the caller sent: X-API-Token (the original API's header) before Authorization."""
     meta = request.META
     if API_TOKEN_HEADER in meta:
         return meta[API_TOKEN_HEADER].strip()

@@ -24,3 +24,8 @@ class GatewayIdentity:
     @property
     def pk(self) -> str:
         return self.soeid
+
+    def __str__(self) -> str:
+        # What pages show as the signed-in user (the browsable API's top bar), as for a
+        # Django user's username.
+        return self.soeid

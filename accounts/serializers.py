@@ -1,4 +1,4 @@
-"""Input and output shapes of the token endpoints (the seed's, plus expiry fields)."""
+"""Input and output shapes of the token endpoints (the original fields, plus expiry)."""
 
 from django.conf import settings
 from rest_framework import serializers

@@ -38,7 +38,7 @@ class Gateway:
 
 
 def routes(nginx_url: str, slow_url: str) -> dict:
-    """The routing table (LLM_ROUTES_FILE, format in docs/llm.md): the seed's model "gemini"
+    """The routing table (LLM_ROUTES_FILE, format in docs/llm.md): the README's model "gemini"
     and one model per fake base URL, all through the OpenAI-compatible provider."""
 
     def route(base_url: str) -> dict:
@@ -95,7 +95,7 @@ def manage(env: dict, *args: str) -> str:
 
 def prepare(env: dict) -> str:
     """Create the database tables and issue the benchmark's token; the token. It is for the
-    seed body's SOEID, so the seed's /api/llm/completion body is sent unchanged."""
+    README body's SOEID, so the README's /api/llm/completion body is sent unchanged."""
     manage(env, "migrate", "--noinput")
     return manage(env, "issue_token", SOEID, "--project-id", PROJECT)
 

@@ -98,8 +98,8 @@ def gemini_stream() -> str:
     return "".join(f"data: {_compact(event)}\n\n" for event in events)
 
 
-def seed_completion_request() -> str:
-    """The seed README's /api/llm/completion body, unchanged."""
+def readme_completion_request() -> str:
+    """The README's /api/llm/completion example body, unchanged."""
     return _compact(
         {
             "soeid": "default_user",

@@ -31,7 +31,7 @@ SCENARIOS = {
     "completion": lambda token: Request(
         "POST",
         "/api/llm/completion",
-        payloads.seed_completion_request(),
+        payloads.readme_completion_request(),
         {"X-API-Token": token},
     ),
     "chat": lambda token: Request(

@@ -48,7 +48,7 @@ def _generate_token(creds: Credentials) -> Request:
 
 
 def _completion(creds: Credentials) -> Request:
-    body = payloads.seed_completion_request()
+    body = payloads.readme_completion_request()
     headers = {"X-API-Token": creds.gateway_token}
     return Request("POST", "/api/llm/completion", body, headers, payloads.FAKE_TEXT)
 

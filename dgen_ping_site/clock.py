@@ -8,6 +8,6 @@ def utcnow() -> datetime:
 
 
 def iso_utc(moment: datetime | None = None) -> str:
-    """'2025-01-01T12:00:00.000Z', the seed's format."""
+    """'2025-01-01T12:00:00.000Z': milliseconds and Z, as the original API answered."""
     moment = (moment or utcnow()).astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -1,7 +1,7 @@
 """One JSON error shape for the whole API: {"detail", "code"} (+ "fields" for bad input).
 
-`detail` is the key FastAPI and DRF clients already read, so clients written for the seed
-find the message where they expect it.
+`detail` is the key FastAPI and DRF clients already read, so clients written for the original
+(FastAPI) dgen-ping find the message where they expect it.
 """
 
 from django.http import JsonResponse

@@ -26,8 +26,8 @@ if ENV_FILE and Path(ENV_FILE).is_file():
 DEBUG = env.bool("DEBUG", default=False)
 
 # --- Secrets --------------------------------------------------------------------------------
-# In development the seed's secret works so its curl examples run unchanged; in production
-# every secret must be given and be long enough to resist guessing.
+# In development the documented secret works, so the README's curl examples run as written;
+# in production every secret must be given and be long enough to resist guessing.
 DEV_TOKEN_SECRET = "dgen_secret_key"
 DEV_SECRET_KEY = "dev-only-insecure-signing-key-change-me-in-production"
 
@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "accounts",
     "llmproxy",
     "telemetry",
@@ -73,6 +74,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (see "Pages"), answered before telemetry and the request guards.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     # Outside the request guards, so their refusals (413, 411) carry the header too.
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Outermost of our own: it times and records everything below, including rejections.
@@ -94,7 +97,8 @@ APPEND_SLASH = False
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Ours first: they override the docs pages and the browsable API (dgen_ping_site/templates).
+        "DIRS": [BASE_DIR / "dgen_ping_site" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -122,8 +126,17 @@ TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
 
+# --- Pages: static files and the API docs ---------------------------------------------------
+# The admin, the browsable API, Swagger UI (/docs) and ReDoc (/redoc) load their CSS and
+# JavaScript from the gateway itself, never from a CDN. gunicorn serves them through
+# WhiteNoise from STATIC_ROOT, filled by `manage.py collectstatic` (`make serve` and the
+# Docker image run it); the hashed names let browsers cache them for good.
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 # --- Request limits -------------------------------------------------------------------------
 MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=2 * 1024 * 1024)
@@ -166,6 +179,12 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "dgen-ping",
     "DESCRIPTION": "LLM gateway with JWT authentication and per-request telemetry.",
     "VERSION": VERSION,
+    # Swagger UI and ReDoc from drf-spectacular-sidecar (pinned), served as static files.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No online validator badge: the page calls nothing but the gateway.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "APPEND_COMPONENTS": {
@@ -234,9 +253,9 @@ TELEMETRY = {
 # Proxies whose X-Forwarded-For is believed when recording the client IP.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
-# --- LLM upstreams (names as in the seed) ---------------------------------------------------
+# --- LLM upstreams (variable names kept from the original service) ---------------------------
 # llmproxy.routing builds the routing table from ROUTES (a settings structure), else from the
-# JSON/YAML file ROUTES_FILE, else from the seed's variables below; docs/llm.md has the format.
+# JSON/YAML file ROUTES_FILE, else from the variables below; docs/llm.md has the format.
 LLM = {
     "DEFAULT_MODEL": env.str("DEFAULT_MODEL", default="gemini"),
     "DEFAULT_TEMPERATURE": env.float("DEFAULT_TEMPERATURE", default=0.3),

@@ -1,4 +1,4 @@
-"""Input and output shapes of POST /telemetry (the seed's body) and of the reports."""
+"""Input and output shapes of POST /telemetry and of the usage reports."""
 
 import base64
 import dataclasses
@@ -23,7 +23,7 @@ MAX_EXTRA_BYTES = 8192
 
 
 class TelemetryMetadataInput(StrictInput):
-    """The seed's metadata fields; other keys are kept in the event's `extra`."""
+    """The metadata fields every event has; other keys are kept in the event's `extra`."""
 
     client_id = serializers.CharField(max_length=128, required=False)
     soeid = SoeidField(required=False, help_text="Used only with the default token.")

@@ -1,4 +1,4 @@
-"""POST /telemetry (the seed's manual telemetry) and the usage reports under /api/telemetry/."""
+"""POST /telemetry (custom events) and the usage reports under /api/telemetry/."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework.authentication import SessionAuthentication

@@ -20,8 +20,18 @@ TEST_ENV = {
     "TELEMETRY_BACKEND": "csv",
     "LOG_LEVEL": "WARNING",
 }
+# Empty: servers started by tests serve no static files unless a suite collects them
+# (tests/browser.py), and a developer's collected files never leak in.
+TEST_ENV["STATIC_ROOT"] = os.path.join(SCRATCH, "static")
+os.makedirs(TEST_ENV["STATIC_ROOT"])
 os.environ.update(TEST_ENV)
 # Registered before the telemetry writer's own atexit flush, so it runs after it.
 atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
 
 from dgen_ping_site.settings import *  # noqa: E402,F403
+
+# In-process tests render pages without `collectstatic`: plain file names, no manifest.
+STORAGES = {  # noqa: F405
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,4 +1,4 @@
-"""Events in a MongoDB collection, with the seed's primary -> backup URI failover.
+"""Events in a MongoDB collection, failing over from MONGO_URI to the MONGO_BACKUP_URI list.
 
 Each event is one document whose `_id` is the event id, so a batch written twice (after a
 timeout, a crash, a replay) is stored once: duplicate-key errors count as written.

@@ -14,15 +14,49 @@ def test_health_answers_200_with_the_spec_shape(client):
     assert {"backend", "status"} <= body["database"].keys()
 
 
+DOCUMENTATION = ["/api/schema/", "/docs", "/redoc"]
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
 def test_root_describes_the_service(client):
     body = client.get("/").json()
     assert body["service"] == "dgen-ping"
     assert "/api/llm/completion" in body["endpoints"]
 
 
-@pytest.mark.parametrize("path", ["/docs", "/redoc", "/api/schema/"])
+def test_root_lists_every_endpoint_of_the_schema_and_the_documentation(client):
+    endpoints = client.get("/").json()["endpoints"]
+    schema_paths = client.get("/api/schema/?format=json").json()["paths"]
+
+    assert sorted(endpoints) == sorted([*schema_paths, *DOCUMENTATION])
+    assert "/api/telemetry/usage/me" in endpoints
+
+
+@pytest.mark.parametrize("path", DOCUMENTATION)
 def test_documentation_is_served(client, path):
     assert client.get(path).status_code == 200
+
+
+def test_schema_is_a_page_for_a_browser(client):
+    response = client.get("/api/schema/", HTTP_ACCEPT=BROWSER_ACCEPT)
+    assert response["Content-Type"] == "text/html; charset=utf-8"
+    assert "Content-Disposition" not in response
+    assert b"openapi: 3.0.3" in response.content
+
+
+@pytest.mark.parametrize(
+    ("query", "accept", "content_type"),
+    [
+        ("", "*/*", "application/vnd.oai.openapi; charset=utf-8"),
+        ("?format=yaml", BROWSER_ACCEPT, "application/vnd.oai.openapi; charset=utf-8"),
+        ("?format=json", BROWSER_ACCEPT, "application/vnd.oai.openapi+json"),
+        ("", "application/json", "application/json"),
+    ],
+)
+def test_schema_is_a_file_for_tools(client, query, accept, content_type):
+    response = client.get(f"/api/schema/{query}", HTTP_ACCEPT=accept)
+    assert response["Content-Type"] == content_type
+    assert response["Content-Disposition"].startswith('inline; filename="dgen-ping.')
 
 
 def test_openapi_schema_generates_without_warnings(tmp_path):

@@ -1,11 +1,11 @@
-"""POST /telemetry, with the seed's body."""
+"""POST /telemetry, with the README's example body."""
 
 import pytest
 from django.core.management import call_command
 
 pytestmark = pytest.mark.django_db
 
-SEED_BODY = {
+README_BODY = {
     "event_type": "custom_event",
     "request_id": "test-123",
     "client_ip": "127.0.0.1",
@@ -28,17 +28,17 @@ def post(client, body, **headers):
     return client.post("/telemetry", body, format="json", **headers)
 
 
-def test_the_seed_example_is_accepted_as_this_requests_one_event(
+def test_the_readme_example_is_accepted_as_this_requests_one_event(
     client, recorded, default_token_on
 ):
-    response = post(client, SEED_BODY, HTTP_X_API_TOKEN="1")
+    response = post(client, README_BODY, HTTP_X_API_TOKEN="1")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "accepted" and body["timestamp"].endswith("Z")
     event = recorded.one()
     assert event["event_id"] == body["event_id"]
     expected = {"event_type": "custom_event", "request_id": "test-123", "client_ip": "127.0.0.1"}
-    expected.update(SEED_BODY["metadata"])
+    expected.update(README_BODY["metadata"])
     assert {name: event[name] for name in expected} == expected
     assert event["extra"] == {"gateway_request_id": response["X-Request-ID"]}
 
@@ -53,7 +53,7 @@ def test_who_sent_it_comes_from_the_token_not_the_body(client, recorded, user_to
         "proj-a",
     )
     assert event["extra"]["claimed_soeid"] == "mallory"
-    assert event["event_type"] == "custom_event"  # the seed's default
+    assert event["event_type"] == "custom_event"  # the default when none is given
 
 
 def test_other_metadata_is_kept_in_extra(client, recorded, user_token):
@@ -86,7 +86,7 @@ def test_malformed_bodies_are_a_400(client, recorded, user_token, body):
 
 
 def test_without_a_token_it_is_a_401_when_the_default_token_is_off(client, recorded):
-    response = post(client, SEED_BODY)
+    response = post(client, README_BODY)
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
 
