@@ -16,3 +16,8 @@ class TokenSecretRequired(exceptions.PermissionDenied):
 class SoeidMismatch(exceptions.PermissionDenied):
     default_detail = "The soeid in the body does not match the authenticated token."
     default_code = "soeid_mismatch"
+
+
+class UnknownToken(exceptions.NotFound):
+    default_detail = "No such token in the registry."
+    default_code = "unknown_token"
