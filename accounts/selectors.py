@@ -1,8 +1,16 @@
 """Reads over the token registry and the budgets, as the admin API, commands and admin show them."""
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
 from django.db.models import F, Q, QuerySet
 
-from accounts.models import TokenRecord
+from accounts.budgets import NANOS_PER_USD, counter_name
+from accounts.ledger import get_ledger
+from accounts.models import Budget, TokenRecord
+from accounts.periods import now, window
 from dgen_ping_site.clock import utcnow
 
 TOKEN_STATUSES = ("active", "expired", "revoked")
@@ -38,3 +46,34 @@ def status_condition(status: str) -> Q:
     if status == "expired":
         return Q(revoked_at__isnull=True, expires_at__lte=now)
     return Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+
+@dataclass(frozen=True)
+class BudgetStatus:
+    """A budget and what its subject spent in the current period (None for default_soeid,
+    which counts each SOEID apart), as of `moment`."""
+
+    budget: Budget
+    window_start: datetime
+    window_end: datetime
+    spent_tokens: int | None
+    spent_cost: Decimal | None
+
+
+def budget_statuses(budgets: Iterable[Budget]) -> list[BudgetStatus]:
+    """Each budget with its current period's spend, read from the ledger in one go."""
+    moment = now()
+    rows = []
+    for budget in budgets:
+        start, end = window(budget.period, moment)
+        counter = None
+        if budget.scope != Budget.Scope.DEFAULT_SOEID:
+            counter = counter_name(budget.scope, budget.subject, budget.period, start)
+        rows.append((budget, start, end, counter))
+    totals = get_ledger().totals([counter for *_, counter in rows if counter])
+    statuses = []
+    for budget, start, end, counter in rows:
+        tokens, nanos = totals[counter] if counter else (None, None)
+        cost = None if nanos is None else Decimal(nanos) / NANOS_PER_USD
+        statuses.append(BudgetStatus(budget, start, end, tokens, cost))
+    return statuses

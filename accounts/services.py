@@ -1,16 +1,17 @@
-"""Token operations with side effects or database reads: issuing (recorded in the token
-registry), verification and revocation."""
+"""Operations with side effects or database reads: tokens (issuing, recorded in the token
+registry; verification; revocation) and budgets (setting, removing)."""
 
 from collections.abc import Iterable
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import connections, router
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from accounts import tokens
-from accounts.errors import InvalidToken, UnknownToken
+from accounts.errors import InvalidToken, UnknownBudget, UnknownToken
 from accounts.identity import GatewayIdentity
-from accounts.models import TokenRecord
+from accounts.models import Budget, TokenRecord
 from accounts.tokens import IssuedToken, decode_token
 from dgen_ping_site.clock import iso_utc, utcnow
 
@@ -136,3 +137,35 @@ def describe_token(raw: str) -> dict:
         "issued_at": iso_utc(datetime_from_epoch(claims["iat"])),
         "expires_at": iso_utc(datetime_from_epoch(claims["exp"])),
     }
+
+
+# --- Budgets ----------------------------------------------------------------------------------
+
+
+def set_budget(
+    *,
+    scope: str,
+    subject: str,
+    period: str,
+    token_limit: int | None = None,
+    cost_limit: Decimal | None = None,
+) -> tuple[Budget, bool]:
+    """Create the budget of (scope, subject, period) or change its limits; (budget, created).
+
+    Limits apply from the next call on, to what was already spent in the current period.
+    """
+    if token_limit is None and cost_limit is None:
+        raise ValueError("A budget needs a token limit, a cost limit or both.")
+    return Budget.objects.update_or_create(
+        scope=scope,
+        subject="" if scope == Budget.Scope.DEFAULT_SOEID else subject,
+        period=period,
+        defaults={"token_limit": token_limit, "cost_limit": cost_limit},
+    )
+
+
+def remove_budget(budget_id: int) -> None:
+    """Delete a budget; what was spent stays counted should it be set again this period."""
+    deleted, _ = Budget.objects.filter(pk=budget_id).delete()
+    if not deleted:
+        raise UnknownBudget(f"No budget with id {budget_id}.")

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from llmproxy.pricing import Price, cost_of, highest, parse_price, to_nanos, usd
+from llmproxy.pricing import Price, cost_of, highest, to_nanos, usd
 from llmproxy.providers.base import Usage
 from llmproxy.routing import build_table
 

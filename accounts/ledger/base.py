@@ -1,0 +1,48 @@
+"""The ledger's contract: counters of tokens and nano-dollars, one per budget window,
+changed atomically by every worker of every host that shares the ledger."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class LedgerUnavailable(Exception):
+    """The ledger's store cannot be reached or refused the operation."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An amount for one counter, and the limits the counter must stay within (None: none).
+
+    `window_end` is when the counter's window ends: it may be forgotten some time after.
+    """
+
+    counter: str
+    tokens: int
+    nanos: int
+    window_end: datetime
+    token_limit: int | None = None
+    nanos_limit: int | None = None
+
+    def exceeds_alone(self) -> bool:
+        """Whether this amount passes a limit even on an unused counter."""
+        return (self.token_limit is not None and self.tokens > self.token_limit) or (
+            self.nanos_limit is not None and self.nanos > self.nanos_limit
+        )
+
+
+class Ledger:
+    """Where spend is counted. Instances are shared by the threads of one process."""
+
+    def reserve(self, entries: Sequence[Entry]) -> int | None:
+        """Add every entry, or none when a counter would pass a limit: then the index of the
+        first entry that would. Atomic across processes and hosts."""
+        raise NotImplementedError
+
+    def adjust(self, entries: Sequence[Entry]) -> None:
+        """Add every entry without checking limits (negative amounts give back): settling."""
+        raise NotImplementedError
+
+    def totals(self, counters: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """(tokens, nanos) of each counter; (0, 0) for one never used."""
+        raise NotImplementedError
