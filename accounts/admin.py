@@ -1,11 +1,13 @@
-"""The Django admin of the token registry: list, filter, revoke (bulk too), issue."""
+"""The Django admin of the token registry (list, filter, revoke in bulk, issue) and of
+budgets."""
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 
-from accounts.models import TokenRecord
-from accounts.selectors import TOKEN_STATUSES, status_condition, token_status
+from accounts.errors import BudgetUnavailable
+from accounts.models import Budget, TokenRecord
+from accounts.selectors import TOKEN_STATUSES, budget_statuses, status_condition, token_status
 from accounts.serializers import GenerateTokenInput
 from accounts.services import issue_token, revoke_tokens
 from accounts.tokens import SOEID_RULE
@@ -102,3 +104,23 @@ class TokenRecordAdmin(admin.ModelAdmin):
             reason=f"revoked in the admin by {request.user.get_username()}",
         )
         self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)
+
+
+@admin.register(Budget)
+class BudgetAdmin(admin.ModelAdmin):
+    """Budgets per SOEID, per project, and the default per SOEID; with this period's spend."""
+
+    list_display = ("scope", "subject", "period", "token_limit", "cost_limit", "spent")
+    list_filter = ("scope", "period")
+    search_fields = ("subject",)
+    fields = ("scope", "subject", "period", "token_limit", "cost_limit")
+
+    @admin.display(description="spent this period")
+    def spent(self, budget: Budget) -> str:
+        try:
+            (status,) = budget_statuses([budget])
+        except BudgetUnavailable:
+            return "ledger unavailable"
+        if status.spent_tokens is None:
+            return "(each SOEID apart)"
+        return f"{status.spent_tokens} tokens, {status.spent_cost:f} USD"

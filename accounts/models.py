@@ -1,4 +1,7 @@
+from django.core.exceptions import ValidationError
 from django.db import models
+
+from accounts.tokens import SOEID_RULE, is_valid_soeid
 
 
 class TokenRecord(models.Model):
@@ -64,20 +67,42 @@ class Budget(models.Model):
     class Meta:
         ordering = ["scope", "subject", "period"]
         constraints = [
-            models.UniqueConstraint(fields=["scope", "subject", "period"], name="one_budget_each"),
+            models.UniqueConstraint(
+                fields=["scope", "subject", "period"],
+                name="one_budget_each",
+                violation_error_message="There is a budget for this scope, subject and period.",
+            ),
             models.CheckConstraint(
                 condition=models.Q(token_limit__isnull=False) | models.Q(cost_limit__isnull=False),
                 name="budget_has_a_limit",
+                violation_error_message="Give a token limit, a cost limit or both.",
             ),
             models.CheckConstraint(
                 condition=models.Q(cost_limit__isnull=True) | models.Q(cost_limit__gte=0),
                 name="budget_cost_not_negative",
+                violation_error_message="The cost limit cannot be negative.",
             ),
         ]
 
     def __str__(self) -> str:
         who = self.subject or "every SOEID"
         return f"{self.get_scope_display()} {who}: {self.period}"
+
+    def clean(self) -> None:
+        problem = subject_problem(self.scope, self.subject)
+        if problem:
+            raise ValidationError({"subject": problem})
+
+
+def subject_problem(scope: str, subject: str) -> str | None:
+    """What is wrong with a budget's subject for its scope, if anything."""
+    if scope == Budget.Scope.DEFAULT_SOEID:
+        return "Must be empty: the default budget applies to every SOEID." if subject else None
+    if not subject:
+        return f"Name the {scope.replace('_', ' ')} the budget is for."
+    if scope == Budget.Scope.SOEID and not is_valid_soeid(subject):
+        return f"Invalid SOEID: must be {SOEID_RULE}."
+    return None
 
 
 class SpendCounter(models.Model):

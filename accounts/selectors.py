@@ -8,7 +8,9 @@ from decimal import Decimal
 from django.db.models import F, Q, QuerySet
 
 from accounts.budgets import NANOS_PER_USD, counter_name
+from accounts.errors import BudgetUnavailable
 from accounts.ledger import get_ledger
+from accounts.ledger.base import LedgerUnavailable
 from accounts.models import Budget, TokenRecord
 from accounts.periods import now, window
 from dgen_ping_site.clock import utcnow
@@ -70,7 +72,10 @@ def budget_statuses(budgets: Iterable[Budget]) -> list[BudgetStatus]:
         if budget.scope != Budget.Scope.DEFAULT_SOEID:
             counter = counter_name(budget.scope, budget.subject, budget.period, start)
         rows.append((budget, start, end, counter))
-    totals = get_ledger().totals([counter for *_, counter in rows if counter])
+    try:
+        totals = get_ledger().totals([counter for *_, counter in rows if counter])
+    except LedgerUnavailable as exc:
+        raise BudgetUnavailable() from exc
     statuses = []
     for budget, start, end, counter in rows:
         tokens, nanos = totals[counter] if counter else (None, None)

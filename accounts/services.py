@@ -166,6 +166,8 @@ def set_budget(
 
 def remove_budget(budget_id: int) -> None:
     """Delete a budget; what was spent stays counted should it be set again this period."""
-    deleted, _ = Budget.objects.filter(pk=budget_id).delete()
+    # Ids past 64 bits exist nowhere, and some databases refuse to even compare them.
+    in_range = 0 < budget_id < 2**63
+    deleted, _ = Budget.objects.filter(pk=budget_id).delete() if in_range else (0, None)
     if not deleted:
         raise UnknownBudget(f"No budget with id {budget_id}.")

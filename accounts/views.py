@@ -7,9 +7,10 @@ from rest_framework.views import APIView
 
 from accounts import serializers
 from accounts.errors import InvalidToken
+from accounts.models import Budget
 from accounts.permissions import TOKEN_SECRET_AUTH, HasTokenSecret
-from accounts.selectors import registered_tokens
-from accounts.services import describe_token, issue_token
+from accounts.selectors import budget_statuses, registered_tokens
+from accounts.services import describe_token, issue_token, remove_budget, set_budget
 from dgen_ping_site.clock import iso_utc
 from dgen_ping_site.openapi import BODY_REFUSALS, error_responses
 from telemetry.middleware import client_ip
@@ -92,3 +93,50 @@ class TokenListView(TokenSecretView):
         rows = registered_tokens(**filters)
         page = serializers.TokenRecordOutput(rows[offset : offset + limit], many=True).data
         return Response({"count": rows.count(), "results": page})
+
+
+# --- Budgets ----------------------------------------------------------------------------------
+
+BUDGET_READ_ERRORS = error_responses(403, 503)
+
+
+class BudgetListView(TokenSecretView):
+    @extend_schema(
+        responses={200: serializers.BudgetOutput(many=True), **BUDGET_READ_ERRORS},
+        auth=TOKEN_SECRET_AUTH,
+        summary="List budgets, with what each has spent this period",
+    )
+    def get(self, request):
+        statuses = budget_statuses(Budget.objects.all())
+        return Response(serializers.BudgetOutput(statuses, many=True).data)
+
+    @extend_schema(
+        request=serializers.BudgetInput,
+        responses={
+            200: serializers.BudgetOutput,
+            201: serializers.BudgetOutput,
+            **error_responses(400, 403, *BODY_REFUSALS, 503),
+        },
+        auth=TOKEN_SECRET_AUTH,
+        summary="Set a budget (created, or its limits changed: 201 or 200)",
+        description="One budget per scope, subject and period; setting it again changes its "
+        "limits, which apply from the next call on to what was already spent this period.",
+    )
+    def post(self, request):
+        params = serializers.BudgetInput(data=request.data)
+        params.is_valid(raise_exception=True)
+        budget, created = set_budget(**params.validated_data)
+        (status,) = budget_statuses([budget])
+        body = serializers.BudgetOutput(status).data
+        return Response(body, status=201 if created else 200)
+
+
+class BudgetView(TokenSecretView):
+    @extend_schema(
+        responses={204: None, **error_responses(403, 404)},
+        auth=TOKEN_SECRET_AUTH,
+        summary="Remove a budget",
+    )
+    def delete(self, request, budget_id: int):
+        remove_budget(budget_id)
+        return Response(status=204)

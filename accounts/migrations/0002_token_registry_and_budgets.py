@@ -90,14 +90,14 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='budget',
-            constraint=models.UniqueConstraint(fields=('scope', 'subject', 'period'), name='one_budget_each'),
+            constraint=models.UniqueConstraint(fields=('scope', 'subject', 'period'), name='one_budget_each', violation_error_message='There is a budget for this scope, subject and period.'),
         ),
         migrations.AddConstraint(
             model_name='budget',
-            constraint=models.CheckConstraint(condition=models.Q(('token_limit__isnull', False), ('cost_limit__isnull', False), _connector='OR'), name='budget_has_a_limit'),
+            constraint=models.CheckConstraint(condition=models.Q(('token_limit__isnull', False), ('cost_limit__isnull', False), _connector='OR'), name='budget_has_a_limit', violation_error_message='Give a token limit, a cost limit or both.'),
         ),
         migrations.AddConstraint(
             model_name='budget',
-            constraint=models.CheckConstraint(condition=models.Q(('cost_limit__isnull', True), ('cost_limit__gte', 0), _connector='OR'), name='budget_cost_not_negative'),
+            constraint=models.CheckConstraint(condition=models.Q(('cost_limit__isnull', True), ('cost_limit__gte', 0), _connector='OR'), name='budget_cost_not_negative', violation_error_message='The cost limit cannot be negative.'),
         ),
     ]
