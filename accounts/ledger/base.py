@@ -5,6 +5,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+# Larger amounts fit no counter (64-bit on every ledger), so no budget can hold them.
+MAX_AMOUNT = 2**62
+
 
 class LedgerUnavailable(Exception):
     """The ledger's store cannot be reached or refused the operation."""
@@ -26,6 +29,8 @@ class Entry:
 
     def exceeds_alone(self) -> bool:
         """Whether this amount passes a limit even on an unused counter."""
+        if max(self.tokens, self.nanos) > MAX_AMOUNT:
+            return True
         return (self.token_limit is not None and self.tokens > self.token_limit) or (
             self.nanos_limit is not None and self.nanos > self.nanos_limit
         )
@@ -37,6 +42,11 @@ class Ledger:
     def reserve(self, entries: Sequence[Entry]) -> int | None:
         """Add every entry, or none when a counter would pass a limit: then the index of the
         first entry that would. Atomic across processes and hosts."""
+        alone = next((i for i, entry in enumerate(entries) if entry.exceeds_alone()), None)
+        return alone if alone is not None else self.add_within_limits(entries)
+
+    def add_within_limits(self, entries: Sequence[Entry]) -> int | None:
+        """reserve() for entries that each fit an unused counter: the store's atomic step."""
         raise NotImplementedError
 
     def adjust(self, entries: Sequence[Entry]) -> None:

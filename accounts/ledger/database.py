@@ -50,10 +50,7 @@ class DatabaseLedger(Ledger):
         self.keep = timedelta(days=keep_days)
         self._pruned = time.monotonic()
 
-    def reserve(self, entries: Sequence[Entry]) -> int | None:
-        alone = next((i for i, entry in enumerate(entries) if entry.exceeds_alone()), None)
-        if alone is not None:
-            return alone
+    def add_within_limits(self, entries: Sequence[Entry]) -> int | None:
         try:
             with transaction.atomic(using=self.alias), self._cursor() as cursor:
                 for index, entry in enumerate(entries):

@@ -49,7 +49,7 @@ class RedisLedger(Ledger):
         )
         self._reserve = self._client.register_script(RESERVE)
 
-    def reserve(self, entries: Sequence[Entry]) -> int | None:
+    def add_within_limits(self, entries: Sequence[Entry]) -> int | None:
         keys = [PREFIX + entry.counter for entry in entries]
         args = [value for entry in entries for value in _arguments(entry)]
         try:

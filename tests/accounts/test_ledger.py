@@ -51,6 +51,8 @@ def test_all_counters_or_none(ledger):
 
 def test_an_amount_past_the_limit_alone_is_refused(ledger):
     assert ledger.reserve([entry("a", 101, token_limit=100)]) == 0
+    # Past 64 bits no counter can hold it, limit or not (a max_tokens of 2**70, say).
+    assert ledger.reserve([entry("a", 2**70, nanos_limit=100)]) == 0
     assert ledger.totals(["a"]) == {"a": (0, 0)}
 
 
