@@ -7,12 +7,13 @@ of that period, counted on the SOEID's own counter), and the project's.
 """
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import connections, router
+from django.db import DatabaseError, router
 
+from accounts import rawsql
 from accounts.errors import BudgetExceeded, BudgetUnavailable, UnpricedModel
 from accounts.ledger import get_ledger
 from accounts.ledger.base import Entry, LedgerUnavailable
@@ -23,7 +24,7 @@ from dgen_ping_site.clock import iso_utc
 logger = logging.getLogger(__name__)
 NANOS_PER_USD = 10**9
 # Every budget a call charged to (SOEID, project) can meet; Budget's table, written out as
-# it runs on every LLM call (see accounts.services.is_revoked for why).
+# it runs on every LLM call (accounts.rawsql says why).
 BUDGETS_QUERY = (
     "SELECT scope, subject, period, token_limit, cost_limit FROM accounts_budget "
     "WHERE (scope = 'soeid' AND subject = %s) OR (scope = 'project' AND subject = %s) "
@@ -60,15 +61,14 @@ class Rule:
 
 
 def counter_name(scope: str, subject: str, period: str, start: datetime) -> str:
-    return f"{period}:{start:%Y-%m-%d}:{scope}:{subject}"
+    return f"{period}:{start.date().isoformat()}:{scope}:{subject}"
 
 
 def rules_for(*, soeid: str, project: str) -> list[Rule]:
     """The budgets that bind a call charged to `soeid` and `project`, longest period first
     (a fixed order, which the database ledger's locking relies on)."""
-    with connections[router.db_for_read(Budget)].cursor() as cursor:
-        cursor.execute(BUDGETS_QUERY, [soeid, project])
-        rows = cursor.fetchall()
+    with rawsql.cursor(router.db_for_read(Budget)) as cursor:
+        rows = cursor.execute(BUDGETS_QUERY, [soeid, project]).fetchall()
     own = {period for scope, _, period, _, _ in rows if scope == "soeid"}
     rules = []
     for scope, subject, period, token_limit, cost_limit in rows:
@@ -96,25 +96,23 @@ def usd_to_nanos(amount) -> int:
 
 @dataclass
 class Reservation:
-    """A call's worst case, held on its budgets' counters until the call settles."""
+    """A call's worst case (`tokens`, `nanos`), held on its budgets' counters until the call
+    settles."""
 
-    entries: list[Entry] = field(default_factory=list)
+    counters: list[str] = field(default_factory=list)
+    tokens: int = 0
+    nanos: int = 0
     settled: bool = False
 
     def settle(self, *, tokens: int, nanos: int) -> None:
         """Replace the worst case by what the call used (0 and 0: it used nothing). Once."""
-        if self.settled or not self.entries:
+        if self.settled or not self.counters:
             return
         self.settled = True
-        changes = [
-            replace(entry, tokens=tokens - entry.tokens, nanos=nanos - entry.nanos)
-            for entry in self.entries
-            if (entry.tokens, entry.nanos) != (tokens, nanos)
-        ]
-        if not changes:
+        if (tokens, nanos) == (self.tokens, self.nanos):
             return
         try:
-            get_ledger().adjust(changes)
+            get_ledger().adjust(self.counters, tokens - self.tokens, nanos - self.nanos)
         except LedgerUnavailable as exc:
             # The worst case stays counted: budgets err towards refusing, never overspending.
             logger.warning("Budget spend not settled (ledger unavailable: %s)", exc)
@@ -125,7 +123,10 @@ def reserve(*, soeid: str, project: str, tokens: int, nanos: int | None) -> Rese
     binds it; BudgetExceeded (429) when one has not that much left, UnpricedModel (403)
     when a cost limit binds an unpriced model, BudgetUnavailable (503) when the ledger
     cannot be reached."""
-    rules = rules_for(soeid=soeid, project=project)
+    try:
+        rules = rules_for(soeid=soeid, project=project)
+    except DatabaseError as exc:
+        raise BudgetUnavailable() from exc
     if not rules:
         return Reservation()
     if nanos is None and any(rule.nanos_limit is not None for rule in rules):
@@ -139,7 +140,7 @@ def reserve(*, soeid: str, project: str, tokens: int, nanos: int | None) -> Rese
         raise BudgetUnavailable() from exc
     if refused is not None:
         raise _exceeded(rules[refused], entries[refused], moment)
-    return Reservation(entries)
+    return Reservation([entry.counter for entry in entries], tokens, nanos or 0)
 
 
 def _exceeded(rule: Rule, entry: Entry, moment: datetime) -> BudgetExceeded:

@@ -221,6 +221,11 @@ MICRO_FIGURES = (
     ("writer", "events_per_s", "background writer, hand-off → CSV rows, events/s"),
     ("export", "events_per_s", "export, events/s"),
     ("export", "peak_rss_mb", "export, peak RSS MB"),
+    ("budgets", "none_us_mean", "budgets, none binding (the lookup), µs/call"),
+    ("budgets", "database_us_mean", "budgets, 2 binding, database ledger (SQLite), µs/call"),
+    ("budgets", "database_us_p99", "budgets, 2 binding, database ledger, p99 µs/call"),
+    ("budgets", "redis_us_mean", "budgets, 2 binding, Redis ledger, µs/call"),
+    ("budgets", "redis_us_p99", "budgets, 2 binding, Redis ledger, p99 µs/call"),
 )
 
 
@@ -323,7 +328,7 @@ def render(results: dict) -> str:
         ("Servers", servers_table(results)),
         ("Load (wrk, keep-alive; latency in ms)", load_table(results)),
         ("Gateway ÷ LiteLLM", litellm_table(results)),
-        ("Telemetry micro-benchmarks", micro_table(results)),
+        ("Micro-benchmarks: telemetry and budgets", micro_table(results)),
         ("Budget (issue 6)", budget),
     ]
     if skip := skipped(results):

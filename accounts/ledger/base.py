@@ -49,8 +49,9 @@ class Ledger:
         """reserve() for entries that each fit an unused counter: the store's atomic step."""
         raise NotImplementedError
 
-    def adjust(self, entries: Sequence[Entry]) -> None:
-        """Add every entry without checking limits (negative amounts give back): settling."""
+    def adjust(self, counters: Sequence[str], tokens: int, nanos: int) -> None:
+        """Add `tokens` and `nanos` to each counter, limits unchecked (negative amounts give
+        back): settling a call, whose every counter changes by the same amounts."""
         raise NotImplementedError
 
     def totals(self, counters: Sequence[str]) -> dict[str, tuple[int, int]]:

@@ -17,23 +17,32 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 
-from django.db import DatabaseError, connections, transaction
+from django.db import DatabaseError, connections
 
+from accounts import rawsql
 from accounts.ledger.base import Entry, Ledger, LedgerUnavailable
 from accounts.periods import now
 
-# SpendCounter's table (accounts.models).
+# SpendCounter's table (accounts.models). Statements are written out, as they run on every
+# LLM call with a budget: the ORM would spend more than the database does.
 ADD = (
     "INSERT INTO accounts_spendcounter (name, tokens, nanos, window_end) "
     "VALUES (%s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET "
     "tokens = accounts_spendcounter.tokens + excluded.tokens, "
     "nanos = accounts_spendcounter.nanos + excluded.nanos"
 )
-WITHIN = {
-    "token_limit": "accounts_spendcounter.tokens + excluded.tokens <= %s",
-    "nanos_limit": "accounts_spendcounter.nanos + excluded.nanos <= %s",
+WITHIN_TOKENS = "accounts_spendcounter.tokens + excluded.tokens <= %s"
+WITHIN_NANOS = "accounts_spendcounter.nanos + excluded.nanos <= %s"
+# The statement for each combination of limits (token limit?, nanos limit?).
+ADD_WITHIN = {
+    (False, False): ADD,
+    (True, False): f"{ADD} WHERE {WITHIN_TOKENS}",
+    (False, True): f"{ADD} WHERE {WITHIN_NANOS}",
+    (True, True): f"{ADD} WHERE {WITHIN_TOKENS} AND {WITHIN_NANOS}",
 }
-ADJUST = "UPDATE accounts_spendcounter SET tokens = tokens + %s, nanos = nanos + %s WHERE name = %s"
+ADJUST = (
+    "UPDATE accounts_spendcounter SET tokens = tokens + %s, nanos = nanos + %s WHERE name IN ({})"
+)
 TOTALS = "SELECT name, tokens, nanos FROM accounts_spendcounter WHERE name IN ({})"
 PRUNE = "DELETE FROM accounts_spendcounter WHERE window_end < %s"
 
@@ -52,22 +61,18 @@ class DatabaseLedger(Ledger):
 
     def add_within_limits(self, entries: Sequence[Entry]) -> int | None:
         try:
-            with transaction.atomic(using=self.alias), self._cursor() as cursor:
-                for index, entry in enumerate(entries):
-                    if not self._add(cursor, entry):
-                        raise _Refused(index)
-        except _Refused as refused:
-            return refused.index
+            refused = self._add_all(entries)
         except DatabaseError as exc:
             raise LedgerUnavailable(str(exc)) from exc
-        self._prune_now_and_then()
-        return None
+        if refused is None:
+            self._prune_now_and_then()
+        return refused
 
-    def adjust(self, entries: Sequence[Entry]) -> None:
-        rows = [(entry.tokens, entry.nanos, entry.counter) for entry in entries]
+    def adjust(self, counters: Sequence[str], tokens: int, nanos: int) -> None:
+        statement = ADJUST.format(", ".join(["%s"] * len(counters)))
         try:
-            with transaction.atomic(using=self.alias), self._cursor() as cursor:
-                cursor.executemany(ADJUST, rows)
+            with self._cursor() as cursor:
+                cursor.execute(statement, [tokens, nanos, *counters])
         except DatabaseError as exc:
             raise LedgerUnavailable(str(exc)) from exc
 
@@ -78,24 +83,33 @@ class DatabaseLedger(Ledger):
         query = TOTALS.format(", ".join(["%s"] * len(counters)))
         try:
             with self._cursor() as cursor:
-                cursor.execute(query, list(counters))
-                found.update({name: (tokens, nanos) for name, tokens, nanos in cursor.fetchall()})
+                rows = cursor.execute(query, list(counters)).fetchall()
+            found.update({name: (tokens, nanos) for name, tokens, nanos in rows})
         except DatabaseError as exc:
             raise LedgerUnavailable(str(exc)) from exc
         return found
 
-    def _cursor(self):
-        return connections[self.alias].cursor()
+    def _cursor(self, atomic: bool = False):
+        return rawsql.cursor(self.alias, atomic=atomic)
+
+    def _add_all(self, entries: Sequence[Entry]) -> int | None:
+        """Every counter, in one transaction (one statement needs none): a refusal rolls
+        back the ones added."""
+        try:
+            with self._cursor(atomic=len(entries) > 1) as cursor:
+                for index, entry in enumerate(entries):
+                    if not self._add(cursor, entry):
+                        raise _Refused(index)
+        except _Refused as refused:
+            return refused.index
+        return None
 
     def _add(self, cursor, entry: Entry) -> bool:
         """Add `entry` if its counter stays within its limits; whether it did."""
-        limits = {name: getattr(entry, name) for name in WITHIN}
-        limits = {name: limit for name, limit in limits.items() if limit is not None}
-        statement = ADD
-        if limits:
-            statement += " WHERE " + " AND ".join(WITHIN[name] for name in limits)
-        values = [entry.counter, entry.tokens, entry.nanos, entry.window_end]
-        cursor.execute(statement, values + list(limits.values()))
+        limits = [limit for limit in (entry.token_limit, entry.nanos_limit) if limit is not None]
+        statement = ADD_WITHIN[entry.token_limit is not None, entry.nanos_limit is not None]
+        end = connections[self.alias].ops.adapt_datetimefield_value(entry.window_end)
+        cursor.execute(statement, [entry.counter, entry.tokens, entry.nanos, end, *limits])
         return cursor.rowcount == 1
 
     def _prune_now_and_then(self) -> None:
@@ -103,8 +117,9 @@ class DatabaseLedger(Ledger):
         if time.monotonic() - self._pruned < self.prune_interval:
             return
         self._pruned = time.monotonic()
+        cutoff = connections[self.alias].ops.adapt_datetimefield_value(now() - self.keep)
         try:
             with self._cursor() as cursor:
-                cursor.execute(PRUNE, [now() - self.keep])
+                cursor.execute(PRUNE, [cutoff])
         except DatabaseError:
             pass  # next interval; nothing depends on old rows being gone

@@ -58,9 +58,9 @@ def test_an_amount_past_the_limit_alone_is_refused(ledger):
 
 def test_adjust_gives_back_without_checking_limits(ledger):
     ledger.reserve([entry("a", 100, 100, token_limit=100)])
-    ledger.adjust([entry("a", -70, -90)])
+    ledger.adjust(["a"], -70, -90)
     assert ledger.totals(["a"]) == {"a": (30, 10)}
-    ledger.adjust([entry("a", 500, 0)])  # an answer that used more than reserved
+    ledger.adjust(["a"], 500, 0)  # an answer that used more than reserved
     assert ledger.totals(["a"]) == {"a": (530, 10)}
 
 
