@@ -85,8 +85,9 @@ class Budget(models.Model):
         ]
 
     def __str__(self) -> str:
-        who = self.subject or "every SOEID"
-        return f"{self.get_scope_display()} {who}: {self.period}"
+        if self.scope == self.Scope.DEFAULT_SOEID:
+            return f"default {self.period} budget per SOEID"
+        return f"{self.period} budget of {self.scope} {self.subject}"
 
     def clean(self) -> None:
         problem = subject_problem(self.scope, self.subject)

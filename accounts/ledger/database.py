@@ -95,21 +95,22 @@ class DatabaseLedger(Ledger):
     def _add_all(self, entries: Sequence[Entry]) -> int | None:
         """Every counter, in one transaction (one statement needs none): a refusal rolls
         back the ones added."""
+        adapt = connections[self.alias].ops.adapt_datetimefield_value
         try:
             with self._cursor(atomic=len(entries) > 1) as cursor:
                 for index, entry in enumerate(entries):
-                    if not self._add(cursor, entry):
+                    if not self._add(cursor, entry, adapt(entry.window_end)):
                         raise _Refused(index)
         except _Refused as refused:
             return refused.index
         return None
 
-    def _add(self, cursor, entry: Entry) -> bool:
-        """Add `entry` if its counter stays within its limits; whether it did."""
+    def _add(self, cursor, entry: Entry, window_end) -> bool:
+        """Add `entry` if its counter stays within its limits; whether it did. `window_end`
+        is entry.window_end as the database driver takes it."""
         limits = [limit for limit in (entry.token_limit, entry.nanos_limit) if limit is not None]
         statement = ADD_WITHIN[entry.token_limit is not None, entry.nanos_limit is not None]
-        end = connections[self.alias].ops.adapt_datetimefield_value(entry.window_end)
-        cursor.execute(statement, [entry.counter, entry.tokens, entry.nanos, end, *limits])
+        cursor.execute(statement, [entry.counter, entry.tokens, entry.nanos, window_end, *limits])
         return cursor.rowcount == 1
 
     def _prune_now_and_then(self) -> None:

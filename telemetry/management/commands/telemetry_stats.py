@@ -72,8 +72,8 @@ def _shown(value, name: str) -> str:
         return "-"
     if isinstance(value, float) and name.endswith("_ms"):
         return f"{value:,.1f}"
-    if isinstance(value, float):  # money: to the micro-dollar, no trailing zeros
-        return f"{value:,.6f}".rstrip("0").rstrip(".")
+    if isinstance(value, float):  # money: to the nano-dollar, no trailing zeros
+        return f"{value:,.9f}".rstrip("0").rstrip(".")
     if isinstance(value, int):
         return f"{value:,}"
     return value
