@@ -59,6 +59,8 @@ class GenerateTokenView(TokenSecretView):
 
 
 class VerifyTokenView(TokenSecretView):
+    """Whether a token is valid, and whose it is."""
+
     @extend_schema(
         request=serializers.VerifyTokenInput,
         responses={200: serializers.VerifyTokenOutput, **ADMIN_ERRORS},
@@ -76,6 +78,8 @@ class VerifyTokenView(TokenSecretView):
 
 
 class TokenListView(TokenSecretView):
+    """The token registry."""
+
     @extend_schema(
         parameters=[serializers.TokenListInput],
         responses={200: serializers.TokenListOutput, **error_responses(400, 403)},
@@ -101,6 +105,9 @@ BUDGET_READ_ERRORS = error_responses(403, 503)
 
 
 class BudgetListView(TokenSecretView):
+    """Budgets per SOEID, per project and by default per SOEID: tokens and/or USD per UTC day,
+    week or month (docs/governance.md)."""
+
     @extend_schema(
         responses={200: serializers.BudgetOutput(many=True), **BUDGET_READ_ERRORS},
         auth=TOKEN_SECRET_AUTH,
@@ -132,6 +139,8 @@ class BudgetListView(TokenSecretView):
 
 
 class BudgetView(TokenSecretView):
+    """One budget, by the id the list gives."""
+
     @extend_schema(
         responses={204: None, **error_responses(403, 404)},
         auth=TOKEN_SECRET_AUTH,

@@ -18,8 +18,8 @@ ERROR_MEANINGS = {
     429: "Rate limited (requests or tokens a minute, per SOEID), a budget exceeded, or the "
     "upstream rate limiting; Retry-After says when to come back.",
     502: "The upstream failed or answered something unreadable.",
-    503: "A store the answer needs is unavailable: the telemetry store (reports), the budget "
-    "ledger (LLM calls).",
+    503: "A store the answer needs is unavailable: the telemetry store (reports), or the "
+    "budget ledger (LLM calls under a budget, budget lists).",
     504: "The upstream did not answer in time.",
 }
 
