@@ -3,22 +3,12 @@
 import re
 
 import pytest
-from django.contrib.auth.models import User
-from django.test import Client
 
 from accounts.models import TokenRecord
 from accounts.services import issue_token, verify_token
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/accounts/tokenrecord/"
-
-
-@pytest.fixture
-def staff() -> Client:
-    User.objects.create_superuser("root", "root@example.com", "a-long-test-password")
-    client = Client()
-    client.login(username="root", password="a-long-test-password")
-    return client
 
 
 def test_the_changelist_lists_and_filters_by_status(staff):

@@ -6,9 +6,7 @@ import json
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
-from django.test import Client
 
 from accounts.budgets import reserve
 from accounts.models import Budget
@@ -122,14 +120,6 @@ def test_a_bad_amount_is_an_argument_error():
 
 
 # --- The Django admin -----------------------------------------------------------------------
-
-
-@pytest.fixture
-def staff() -> Client:
-    User.objects.create_superuser("root", "root@example.com", "a-long-test-password")
-    client = Client()
-    client.login(username="root", password="a-long-test-password")
-    return client
 
 
 def test_the_admin_sets_a_budget_and_shows_its_spend(staff):

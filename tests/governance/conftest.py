@@ -10,17 +10,20 @@ from accounts.services import issue_token, set_budget
 from llmproxy.pricing import Price
 from tests.fake_upstream import FakeUpstream
 from tests.governance import clock as test_clock
+from tests.llmproxy import conftest as llmproxy_fixtures
 
+# The fake upstream, once per session and reset for each test, as the llmproxy tests have it.
+fake_server, fake = llmproxy_fixtures.fake_server, llmproxy_fixtures.fake
 # USD per million tokens.
 PRICE = {"input": "2.50", "output": "10.00", "cached_input": "1.25"}
 PRICED = Price(Decimal("2.50"), Decimal("10.00"), Decimal("1.25"))
 
 
-def governed_routes(fake: FakeUpstream) -> dict:
+def governed_routes(upstream: FakeUpstream) -> dict:
     """priced (OpenAI wire) and gpriced (Gemini wire) with PRICE; free has no price;
-    chain: a cheap route falling back to a dearer one."""
-    openai = {"provider": "openai", "base_url": fake.openai_url, "api_key": "sk-test"}
-    gemini = {"provider": "gemini", "base_url": fake.gemini_url, "api_key": "sk-test"}
+    cheap falls back to priced."""
+    openai = {"provider": "openai", "base_url": upstream.openai_url, "api_key": "sk-test"}
+    gemini = {"provider": "gemini", "base_url": upstream.gemini_url, "api_key": "sk-test"}
     return {
         "priced": {**openai, "model": "up-priced", "price": PRICE},
         "gpriced": {**gemini, "model": "up-gpriced", "price": PRICE},
@@ -32,18 +35,6 @@ def governed_routes(fake: FakeUpstream) -> dict:
             "fallbacks": ["priced"],
         },
     }
-
-
-@pytest.fixture(scope="session")
-def fake_server():
-    with FakeUpstream() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(fake_server):
-    fake_server.reset()
-    return fake_server
 
 
 @pytest.fixture(autouse=True)

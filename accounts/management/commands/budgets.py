@@ -1,16 +1,14 @@
 import argparse
-import json
 from decimal import Decimal, InvalidOperation
 
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.errors import BudgetUnavailable, UnknownBudget
-from accounts.management.output import field_errors
+from accounts.management.output import field_errors, rows_text
 from accounts.models import Budget
 from accounts.selectors import budget_statuses
 from accounts.serializers import BudgetInput, BudgetOutput
 from accounts.services import remove_budget, set_budget
-from telemetry.management.commands.telemetry_stats import format_table
 
 COLUMNS = ["id", "scope", "subject", "period", "token_limit", "cost_limit"]
 COLUMNS += ["spent_tokens", "spent_cost", "window_end"]
@@ -56,12 +54,7 @@ class Command(BaseCommand):
 
     def _list(self, *, format, **options):
         rows = BudgetOutput(budget_statuses(Budget.objects.all()), many=True).data
-        if format == "json":
-            self.stdout.write(json.dumps(rows, indent=2))
-        elif rows:
-            self.stdout.write(format_table(rows, COLUMNS))
-        else:
-            self.stdout.write("No budgets.")
+        self.stdout.write(rows_text(rows, COLUMNS, format, none="No budgets."))
 
     def _set(self, *, soeid, project, default, period, tokens, cost, **options):
         scope = "default_soeid" if default else "soeid" if soeid is not None else "project"

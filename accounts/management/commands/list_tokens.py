@@ -1,10 +1,8 @@
-import json
-
 from django.core.management.base import BaseCommand
 
+from accounts.management.output import rows_text
 from accounts.selectors import TOKEN_STATUSES, registered_tokens
 from accounts.serializers import TokenRecordOutput
-from telemetry.management.commands.telemetry_stats import format_table
 
 COLUMNS = ["jti", "soeid", "project_id", "name", "issued_at", "expires_at", "issued_by", "status"]
 
@@ -24,9 +22,4 @@ class Command(BaseCommand):
     def handle(self, *args, soeid, project, status, limit, format, **options):
         rows = registered_tokens(soeid=soeid, project=project, status=status)[: max(0, limit)]
         records = TokenRecordOutput(rows, many=True).data
-        if format == "json":
-            self.stdout.write(json.dumps(records, indent=2))
-        elif records:
-            self.stdout.write(format_table(records, COLUMNS))
-        else:
-            self.stdout.write("No tokens match.")
+        self.stdout.write(rows_text(records, COLUMNS, format, none="No tokens match."))
