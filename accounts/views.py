@@ -1,5 +1,4 @@
-"""The seed's token endpoints, and the token registry, for administrators holding the token
-secret."""
+"""The token endpoints, for administrators holding the token secret."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response

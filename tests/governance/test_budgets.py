@@ -15,12 +15,12 @@ from tests.telemetry import servers
 
 pytestmark = pytest.mark.django_db
 V1 = "/v1/chat/completions"
-SEED = "/api/llm/completion"
+LLM_API = "/api/llm/completion"
 # 2025-01-31 is a Friday: the day and the month end at midnight, the week on Monday 3 Feb.
 FRIDAY_NIGHT = datetime(2025, 1, 31, 23, 59, 30, tzinfo=UTC)
 
 
-BODIES = {V1: chat(max_tokens=100), SEED: {"prompt": "Hi", "max_tokens": 100}}
+BODIES = {V1: chat(max_tokens=100), LLM_API: {"prompt": "Hi", "max_tokens": 100}}
 USED = 30  # what each answer uses: usage:10:20
 
 
@@ -69,12 +69,12 @@ def test_refusal_in_openais_shape_on_v1(client, auth, fake, budget, clock):
     assert len(fake.seen) == 1
 
 
-def test_refusal_in_the_projects_shape_on_the_seed_endpoints(client, auth, fake, budget, clock):
+def test_refusal_in_the_projects_shape_on_api_llm(client, auth, fake, budget, clock):
     clock(FRIDAY_NIGHT)
-    budget(scope="project", subject="gov-project", tokens=ROOM_FOR_ONE[SEED])
+    budget(scope="project", subject="gov-project", tokens=ROOM_FOR_ONE[LLM_API])
     fake.always("up-priced", "usage:10:20")
-    assert call(client, auth, SEED).status_code == 200
-    refused = call(client, auth, SEED)
+    assert call(client, auth, LLM_API).status_code == 200
+    refused = call(client, auth, LLM_API)
     assert refused.status_code == 429 and refused["Retry-After"] == "30"
     body = refused.json()
     assert set(body) == {"detail", "code"} and body["code"] == "budget_exceeded"
@@ -148,9 +148,9 @@ def test_budgets_that_cannot_be_checked_refuse_rather_than_let_through(
     nowhere = f"redis://127.0.0.1:{servers.free_port()}/0"
     ledger = {"BACKEND": "accounts.ledger.redis.RedisLedger", "OPTIONS": {"url": nowhere}}
     settings.BUDGETS = {**settings.BUDGETS, "LEDGER": ledger}
-    v1, seed = call(client, auth, V1), call(client, auth, SEED)
+    v1, llm_api = call(client, auth, V1), call(client, auth, LLM_API)
     assert (v1.status_code, v1.json()["error"]["code"]) == (503, "budget_unavailable")
-    assert (seed.status_code, seed.json()["code"]) == (503, "budget_unavailable")
+    assert (llm_api.status_code, llm_api.json()["code"]) == (503, "budget_unavailable")
     assert fake.seen == []
 
 

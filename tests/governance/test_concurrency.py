@@ -1,7 +1,10 @@
 """Budgets under real concurrency: 2 gunicorn workers, 50 simultaneous calls, a budget with
 room for exactly 10 (the fake upstream reports known usage, equal to each call's reserved
 worst case), on the database ledger (SQLite, WAL) and on a real Redis. Exactly 10 are
-served and 40 refused; the spend is exactly the budget; it survives a gateway restart."""
+served and 40 refused; the spend is exactly the budget; it survives a gateway restart.
+
+The database case runs with CACHE_URL at its default, the per-process local-memory cache:
+that configuration counts spend in the database, never in the local cache."""
 
 import http.client
 import json

@@ -41,7 +41,7 @@ def test_an_answer_costs_price_times_the_upstreams_usage(client, auth, fake, bud
     assert spent(daily) == (1200, cost)
 
 
-def test_the_seed_endpoint_reports_the_cost_too(client, auth, fake):
+def test_api_llm_reports_the_cost_too(client, auth, fake):
     fake.always("up-priced", "usage:1000:200")
     response = post(client, "/api/llm/completion", {"prompt": "Hi", "model": "priced"}, auth)
     assert response["X-Request-Cost"] == "0.0045"
@@ -74,7 +74,7 @@ def test_a_stream_without_include_usage_is_charged_all_the_same(client, auth, fa
     assert spent(daily) == (1200, expected(1000, 200))
 
 
-def test_the_seed_stream_ends_with_its_cost(client, auth, fake):
+def test_an_api_llm_stream_ends_with_its_cost(client, auth, fake):
     fake.always("up-priced", "usage:1000:200")
     body = {"prompt": "Hi", "model": "priced", "stream": True}
     received = events(post(client, "/api/llm/completion", body, auth))
