@@ -1,9 +1,15 @@
 """Input and output shapes of the token endpoints (the original fields, plus expiry)."""
 
+from decimal import Decimal
+
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.models import Budget, subject_problem
+from accounts.selectors import TOKEN_STATUSES, token_status
 from accounts.tokens import SOEID_RULE, is_valid_soeid
+from dgen_ping_site.clock import iso_utc
 from dgen_ping_site.serializers import StrictInput
 
 
@@ -21,7 +27,10 @@ class SoeidField(serializers.CharField):
 
 
 class GenerateTokenInput(StrictInput):
-    soeid = SoeidField(default=settings.DEFAULT_SOEID)
+    """The rules of issuing a token, for the API and the `issue_token` command alike."""
+
+    # Required: a token for default_user because a field was forgotten would be a bug.
+    soeid = SoeidField()
     project_id = serializers.CharField(max_length=128, required=False, default="")
     expires_in = serializers.IntegerField(
         required=False,
@@ -29,12 +38,20 @@ class GenerateTokenInput(StrictInput):
         max_value=settings.TOKEN_MAX_LIFETIME_SECONDS,
         help_text="Lifetime in seconds; defaults to TOKEN_LIFETIME_SECONDS.",
     )
+    name = serializers.CharField(
+        max_length=100,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="What the token is for (registry).",
+    )
 
 
 class GenerateTokenOutput(serializers.Serializer):
     token = serializers.CharField()
     soeid = serializers.CharField()
     project_id = serializers.CharField()
+    jti = serializers.CharField(help_text="The token's id in the registry (revoke with it).")
     timestamp = serializers.CharField()
     expires_at = serializers.CharField()
 
@@ -57,3 +74,126 @@ class VerifyTokenOutput(serializers.Serializer):
     data = TokenDataOutput(required=False)
     error = serializers.CharField(required=False)
     timestamp = serializers.CharField()
+
+
+# --- The token registry (administrators) ---------------------------------------------------
+
+
+class TokenListInput(serializers.Serializer):
+    soeid = SoeidField(required=False, help_text="Only this person's tokens.")
+    project = serializers.CharField(max_length=128, required=False)
+    status = serializers.ChoiceField(choices=TOKEN_STATUSES, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
+    offset = serializers.IntegerField(min_value=0, default=0)
+
+
+class TimestampField(serializers.DateTimeField):
+    """A moment as the API shows them everywhere: UTC, milliseconds, 'Z'."""
+
+    def to_representation(self, value):
+        return iso_utc(value)
+
+
+class TokenRecordOutput(serializers.Serializer):
+    jti = serializers.CharField()
+    soeid = serializers.CharField()
+    project_id = serializers.CharField()
+    name = serializers.CharField()
+    issued_at = TimestampField(allow_null=True, help_text="Null: revoked before the registry.")
+    expires_at = TimestampField(allow_null=True)
+    issued_by = serializers.CharField()
+    revoked_at = TimestampField(allow_null=True)
+    revoked_reason = serializers.CharField()
+    status = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.ChoiceField(choices=TOKEN_STATUSES))
+    def get_status(self, record) -> str:
+        return token_status(record)
+
+
+class TokenListOutput(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Tokens matching the filters, on every page.")
+    results = TokenRecordOutput(many=True)
+
+
+# --- Budgets (administrators) ----------------------------------------------------------------
+
+
+@extend_schema_field({"type": "number", "minimum": 0, "example": 25.5})
+class UsdField(serializers.Field):
+    """An amount of USD as a JSON number (not text), with at most 6 decimal places."""
+
+    default_error_messages = {
+        "invalid": "Must be a JSON number of USD, e.g. 25.50.",
+        "negative": "Must be at least 0.",
+        "precision": "At most 8 digits before the decimal point and 6 after it.",
+    }
+
+    def to_internal_value(self, data) -> Decimal:
+        if isinstance(data, bool) or not isinstance(data, int | float | Decimal):
+            self.fail("invalid")
+        amount = Decimal(str(data))
+        if not amount.is_finite():
+            self.fail("invalid")
+        if amount < 0:
+            self.fail("negative")
+        if amount.as_tuple().exponent < -6 or amount >= 10**8:
+            self.fail("precision")
+        return amount
+
+    def to_representation(self, value) -> float:
+        return float(value)
+
+
+class BudgetInput(StrictInput):
+    """The rules of setting a budget, for the API, the `budgets` command and the admin."""
+
+    scope = serializers.ChoiceField(
+        choices=Budget.Scope.choices,
+        help_text="soeid (one person), project, or default_soeid (every SOEID without a "
+        "budget of its own for that period).",
+    )
+    subject = serializers.CharField(
+        max_length=128,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The SOEID or project; empty for default_soeid.",
+    )
+    period = serializers.ChoiceField(choices=Budget.Period.choices, help_text="UTC calendar.")
+    token_limit = serializers.IntegerField(
+        min_value=0,
+        max_value=2**62,
+        required=False,
+        allow_null=True,
+        help_text="Tokens (prompt + completion) per period.",
+    )
+    cost_limit = UsdField(required=False, allow_null=True, help_text="USD per period.")
+
+    def validate(self, attrs):
+        problem = subject_problem(attrs["scope"], attrs.get("subject", ""))
+        if problem:
+            raise serializers.ValidationError({"subject": [problem]})
+        if attrs.get("token_limit") is None and attrs.get("cost_limit") is None:
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Give a token_limit, a cost_limit or both."]}
+            )
+        return attrs
+
+
+class BudgetOutput(serializers.Serializer):
+    id = serializers.IntegerField(source="budget.id")
+    scope = serializers.CharField(source="budget.scope")
+    subject = serializers.CharField(source="budget.subject")
+    period = serializers.CharField(source="budget.period")
+    token_limit = serializers.IntegerField(source="budget.token_limit", allow_null=True)
+    cost_limit = UsdField(source="budget.cost_limit", allow_null=True)
+    window_start = TimestampField(help_text="The current period, from...")
+    window_end = TimestampField(help_text="...to (exclusive): when it resets.")
+    spent_tokens = serializers.IntegerField(
+        allow_null=True,
+        help_text="This period, calls in flight included; null for "
+        "default_soeid (each SOEID counts apart).",
+    )
+    spent_cost = UsdField(allow_null=True)
+    updated_at = TimestampField(source="budget.updated_at")

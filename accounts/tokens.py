@@ -1,7 +1,9 @@
 """Gateway JWTs: issuing and decoding. Pure functions over simplejwt, no database.
 
 Tokens are HS256 (pinned in settings.SIMPLE_JWT), carry `soeid`, `project_id`, `jti`, `iat`,
-`exp` and `iss`, and are checked for all of them on decode.
+`exp` and `iss`, and are checked for all of them on decode. Issuing here only signs:
+accounts.services.issue_token also records the token in the registry, and is what the API,
+the `issue_token` command and the admin use.
 """
 
 import re
@@ -41,7 +43,8 @@ class IssuedToken:
 
 
 def issue_token(*, soeid: str, project_id: str = "", expires_in: int | None = None) -> IssuedToken:
-    """Sign a token for `soeid`, valid `expires_in` seconds (default: the configured lifetime)."""
+    """Sign a token for `soeid`, valid `expires_in` seconds (default: the configured lifetime);
+    not recorded in the registry (see the module docstring)."""
     token = GatewayToken()
     lifetime = timedelta(seconds=expires_in or settings.TOKEN_LIFETIME_SECONDS)
     token.set_exp(lifetime=lifetime)

@@ -97,7 +97,7 @@ def prepare(env: dict) -> str:
     """Create the database tables and issue the benchmark's token; the token. It is for the
     README body's SOEID, so the README's /api/llm/completion body is sent unchanged."""
     manage(env, "migrate", "--noinput")
-    return manage(env, "issue_token", SOEID, "--project-id", PROJECT)
+    return manage(env, "issue_token", SOEID, "--project-id", PROJECT).splitlines()[0]
 
 
 def command(port: int, workers: int | None, threads: int | None, tmp: Path) -> list[str]:

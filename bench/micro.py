@@ -1,19 +1,27 @@
-"""Micro-benchmarks of telemetry, in-process, with the gateway's production settings.
+"""Micro-benchmarks of telemetry and budgets, in-process, with the gateway's production
+settings.
 
 Run by bench/run.py, one part per child process, each with the gateway's environment and
-a CSV directory of its own:  python -m bench.micro export --events 1000000 --out export.json
+a CSV directory and database of its own:
+    python -m bench.micro export --events 1000000 --out export.json
 
 - handoff: what the request thread pays to hand one event to the writer (µs per event);
 - writer: events per second from hand-off to rows in the CSV file;
-- export: `manage.py export_telemetry` over N stored events (events/s, peak RSS).
+- export: `manage.py export_telemetry` over N stored events (events/s, peak RSS);
+- budgets: what budgets add to an LLM call (µs per call): finding the budgets that bind it,
+  reserving its worst case and settling it, with no budget, on the database ledger (SQLite,
+  WAL) and on Redis (a redis-server started for the part; skipped without one).
 
 A part whose code does not exist yet is reported as skipped, saying what it looked for.
 """
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
+import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -175,7 +183,95 @@ def export(events: int, out_dir: Path) -> dict:
     }
 
 
-PARTS = ("writer", "handoff", "export")
+def budgets(calls: int, batch: int = 100) -> dict:
+    """µs per call of the budget path: rules lookup, reserve, settle (accounts.budgets).
+
+    The caller has a SOEID day budget and a project month budget (two counters), never
+    exhausted; a call reserves 1,000 tokens / 0.01 USD and settles to half of that.
+    """
+    from django.core.management import call_command
+
+    from accounts.services import set_budget
+
+    call_command("migrate", verbosity=0)
+    # The machine's load while measuring: other work on a shared machine slows every figure.
+    results = {"events": calls, "loadavg_before": os.getloadavg()[0]}
+    results.update(_budget_path(calls, batch, "nobody", "none"))
+    set_budget(scope="soeid", subject="bench.user", period="day", token_limit=10**15)
+    set_budget(scope="project", subject="bench", period="month", token_limit=10**15)
+    results.update(_budget_path(calls, batch, "bench.user", "database"))
+    with _redis_ledger() as redis_url:
+        if redis_url is not None:
+            results.update(_budget_path(calls, batch, "bench.user", "redis"))
+    results["loadavg_after"] = os.getloadavg()[0]
+    return results
+
+
+def _budget_path(calls: int, batch: int, soeid: str, name: str) -> dict:
+    from accounts import budgets
+
+    def one() -> None:
+        held = budgets.reserve(soeid=soeid, project="bench", tokens=1000, nanos=10**7)
+        held.settle(tokens=500, nanos=5 * 10**6)
+
+    for _ in range(batch):  # warm-up: connections, prepared statements, the Lua script
+        one()
+    per_call, cpu = [], 0
+    for _ in range(0, calls, batch):
+        began, began_cpu = time.perf_counter_ns(), time.thread_time_ns()
+        for _ in range(batch):
+            one()
+        cpu += time.thread_time_ns() - began_cpu
+        per_call.append((time.perf_counter_ns() - began) / batch / 1000)
+    per_call.sort()
+    return {
+        f"{name}_us_mean": round(statistics.fmean(per_call), 1),
+        f"{name}_us_p50": round(per_call[len(per_call) // 2], 1),
+        f"{name}_us_p99": round(per_call[int(len(per_call) * 0.99)], 1),
+        # This process's CPU only: the redis-server's work and waiting are not in it.
+        f"{name}_cpu_us_mean": round(cpu / (len(per_call) * batch) / 1000, 1),
+    }
+
+
+@contextlib.contextmanager
+def _redis_ledger():
+    """The Redis ledger on a throwaway redis-server, as settings.BUDGETS; None without one."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        yield None
+        return
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
+    server = subprocess.Popen([*command, "no"], stdout=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    ledger = {"BACKEND": "accounts.ledger.redis.RedisLedger", "OPTIONS": {"url": url}}
+    try:
+        _wait_for_port(port)
+        with override_settings(BUDGETS={**settings.BUDGETS, "LEDGER": ledger}):
+            yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+PARTS = ("writer", "handoff", "export", "budgets")
 
 
 def main() -> None:
@@ -192,6 +288,8 @@ def main() -> None:
         result = writer_throughput(args.events)
     elif args.part == "handoff":
         result = handoff(args.events)
+    elif args.part == "budgets":
+        result = budgets(args.events)
     else:
         result = export(args.events, args.out.parent)
     args.out.write_text(json.dumps(result))

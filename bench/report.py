@@ -221,6 +221,11 @@ MICRO_FIGURES = (
     ("writer", "events_per_s", "background writer, hand-off → CSV rows, events/s"),
     ("export", "events_per_s", "export, events/s"),
     ("export", "peak_rss_mb", "export, peak RSS MB"),
+    ("budgets", "none_us_mean", "budgets, none binding (the lookup), µs/call"),
+    ("budgets", "database_us_mean", "budgets, 2 binding, database ledger (SQLite), µs/call"),
+    ("budgets", "database_us_p99", "budgets, 2 binding, database ledger, p99 µs/call"),
+    ("budgets", "redis_us_mean", "budgets, 2 binding, Redis ledger, µs/call"),
+    ("budgets", "redis_us_p99", "budgets, 2 binding, Redis ledger, p99 µs/call"),
 )
 
 
@@ -247,7 +252,7 @@ def _check(label: str, budget: str, value, limit: float, higher_is_better: bool 
 
 
 def budget_rows(results: dict) -> list[list]:
-    """Issue 6's budget, target by target."""
+    """Issue 6's budget (and issue 13's for budgets on the call path), target by target."""
     points = measured(results)
     rows = []
     for name in NON_STREAMED:
@@ -279,6 +284,10 @@ def budget_rows(results: dict) -> list[list]:
     rate = export.get("events_per_s")
     rows.append(_check(label, "≥ 100k events/s", rate, 100_000, higher_is_better=True))
     rows.append(_check("export peak RSS", "≤ 200 MB", export.get("peak_rss_mb"), 200))
+    budgets = micro.get("budgets", {})
+    database, redis = budgets.get("database_us_mean"), budgets.get("redis_us_mean")
+    rows.append(_check("budgets on the call path, database ledger", "≤ 100 µs", database, 100))
+    rows.append(_check("budgets on the call path, Redis ledger", "≤ 300 µs", redis, 300))
     return rows
 
 
@@ -323,7 +332,7 @@ def render(results: dict) -> str:
         ("Servers", servers_table(results)),
         ("Load (wrk, keep-alive; latency in ms)", load_table(results)),
         ("Gateway ÷ LiteLLM", litellm_table(results)),
-        ("Telemetry micro-benchmarks", micro_table(results)),
+        ("Micro-benchmarks: telemetry and budgets", micro_table(results)),
         ("Budget (issue 6)", budget),
     ]
     if skip := skipped(results):

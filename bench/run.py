@@ -42,6 +42,7 @@ PROFILES = {
         "export_events": 1_000_000,
         "writer_events": 100_000,
         "handoff_events": 20_000,
+        "budget_calls": 20_000,
         "limit": 570,
         "micro_reserve": 90,
     },
@@ -54,6 +55,7 @@ PROFILES = {
         "export_events": 100_000,
         "writer_events": 20_000,
         "handoff_events": 5_000,
+        "budget_calls": 5_000,
         "limit": 118,
         "micro_reserve": 20,
     },
@@ -81,6 +83,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--export-events", type=int, help="events stored, then exported (default 1M)")
     add("--writer-events", type=int)
     add("--handoff-events", type=int)
+    add("--budget-calls", type=int, help="LLM calls through the budget path, per ledger")
     add("--out", type=Path, help="results JSON (default bench/results/<timestamp>.json)")
     add("--keep-tmp", action="store_true", help="keep the temporary directory (logs, CSVs)")
     args = parser.parse_args(argv)
@@ -228,7 +231,7 @@ def run_litellm(run: Run, command: Path | None, reason: str, selected: list) -> 
 def run_micro(run: Run, env: dict) -> dict:
     """Each micro-benchmark in its own child, with a CSV directory of its own."""
     sizes = {"writer": run.args.writer_events, "handoff": run.args.handoff_events}
-    sizes["export"] = run.args.export_events
+    sizes.update(export=run.args.export_events, budgets=run.args.budget_calls)
     return {part: micro_part(run, env, part, events) for part, events in sizes.items()}
 
 
@@ -238,6 +241,7 @@ def micro_part(run: Run, env: dict, part: str, events: int) -> dict:
     out, log = part_dir / "result.json", part_dir / "micro.log"
     command = [sys.executable, "-m", "bench.micro", part, "--events", str(events)]
     child_env = {**env, "CSV_FALLBACK_DIR": str(part_dir / "telemetry")}
+    child_env["DATABASE_URL"] = f"sqlite:///{part_dir / 'db.sqlite3'}"
     timeout = max(run.deadline - time.monotonic(), 10)
     print(f"  micro {part} ({events:,} events) ...", flush=True)
     # Spawned like the servers, so a Ctrl-C also stops the export process it starts.

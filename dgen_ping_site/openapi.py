@@ -10,13 +10,16 @@ from rest_framework import serializers
 ERROR_MEANINGS = {
     400: "Invalid input; `fields` says which and why.",
     401: "No token, or one that is invalid, expired or revoked.",
-    403: "Not allowed: a missing or wrong X-Token-Secret, or a body SOEID that is not the token's.",
+    403: "Not allowed: a missing or wrong X-Token-Secret, a body SOEID that is not the token's, "
+    "or a model without a price under a cost budget.",
     404: "No such resource.",
     411: "A body sent without Content-Length (chunked) is refused (error shape: ErrorOutput).",
     413: "The request body is larger than MAX_REQUEST_BODY_BYTES (error shape: ErrorOutput).",
-    429: "Rate limited, per SOEID or by the upstream; Retry-After says when to come back.",
+    429: "Rate limited (requests or tokens a minute, per SOEID), a budget exceeded, or the "
+    "upstream rate limiting; Retry-After says when to come back.",
     502: "The upstream failed or answered something unreadable.",
-    503: "The telemetry store cannot be read right now.",
+    503: "A store the answer needs is unavailable: the telemetry store (reports), or the "
+    "budget ledger (LLM calls under a budget, budget lists).",
     504: "The upstream did not answer in time.",
 }
 

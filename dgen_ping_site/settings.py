@@ -116,6 +116,17 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 # revocation lookup, and reconnecting for it would cost more than the query.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several gunicorn workers write budget counters to one file (accounts.ledger.database):
+    # WAL lets readers (the per-request revocation lookup) go on while one writes;
+    # synchronous=NORMAL makes a commit a write, not an fsync (a power loss may lose the last
+    # commits; a crash of the process loses none); IMMEDIATE takes the write lock when a
+    # transaction starts, so two transactions never deadlock upgrading a read lock.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        transaction_mode="IMMEDIATE",
+        timeout=20,
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Rate-limit counters. Local memory is per process; use Redis so limits hold across workers.
@@ -162,6 +173,22 @@ SIMPLE_JWT = {
 
 # Requests per minute per SOEID on the LLM and telemetry endpoints; 0 turns the limit off.
 RATE_LIMIT = env.int("RATE_LIMIT", default=120)
+# Tokens per minute per SOEID on the LLM endpoints (worst case reserved, then settled to the
+# usage, like budgets); counted in CACHES like RATE_LIMIT. 0 turns the limit off.
+TOKEN_RATE_LIMIT = env.int("TOKEN_RATE_LIMIT", default=1_000_000)
+
+# Budgets (docs/governance.md): spend is counted in Redis when CACHE_URL is Redis, so every
+# worker and host shares one atomic ledger, and in the database otherwise (never in a
+# per-process cache). CLOCK is what budget periods read the time from (tests move it).
+_CACHE = CACHES["default"]
+if _CACHE["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # The first server of a list is the one Django's cache writes to.
+    _location = _CACHE["LOCATION"]
+    _location = _location[0] if isinstance(_location, list) else _location.split(",")[0]
+    _LEDGER = {"BACKEND": "accounts.ledger.redis.RedisLedger", "OPTIONS": {"url": _location}}
+else:
+    _LEDGER = {"BACKEND": "accounts.ledger.database.DatabaseLedger", "OPTIONS": {}}
+BUDGETS = {"LEDGER": _LEDGER, "CLOCK": "dgen_ping_site.clock.utcnow"}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.GatewayTokenAuthentication"],

@@ -133,9 +133,13 @@ OPENAI_ERROR_TYPES = {
 }
 
 
+# Error codes that are their own type, as gateways that enforce budgets answer them.
+OPENAI_CODE_TYPES = {"budget_exceeded": "budget_exceeded"}
+
+
 def openai_error_body(detail: str, code: str, status_code: int, param: str | None = None) -> dict:
     """OpenAI's error shape, which its SDKs turn into the matching exception class."""
-    kind = OPENAI_ERROR_TYPES.get(status_code, "api_error")
+    kind = OPENAI_CODE_TYPES.get(code) or OPENAI_ERROR_TYPES.get(status_code, "api_error")
     return {"error": {"message": detail, "type": kind, "param": param, "code": code}}
 
 

@@ -7,6 +7,7 @@ status, so it arrives as a last `{"error": ...}` event, in each format's own err
 import json
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 
 from dgen_ping_site.clock import iso_utc
 from dgen_ping_site.exceptions import error_body
@@ -46,6 +47,7 @@ def seed_body(
                 "total": usage.total_tokens,
                 "estimated": usage.estimated,
             },
+            "cost": usd_number(answer.cost),
             "timestamp": iso_utc(),
         },
     )
@@ -72,12 +74,18 @@ def seed_events(
 # --- OpenAI's format -------------------------------------------------------------------------
 
 
-def openai_usage(usage: Usage) -> dict:
+def openai_usage(usage: Usage, cost: Decimal | None) -> dict:
     return {
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
         "total_tokens": usage.total_tokens,
+        "cost": usd_number(cost),
     }
+
+
+def usd_number(cost: Decimal | None) -> float | None:
+    """A cost as a JSON number of USD (null: the route has no price)."""
+    return None if cost is None else float(cost)
 
 
 def openai_body(*, call: ChatCall, answer: ChatResult, request_id: str) -> dict:
@@ -93,7 +101,7 @@ def openai_body(*, call: ChatCall, answer: ChatResult, request_id: str) -> dict:
                 "finish_reason": answer.finish_reason,
             }
         ],
-        "usage": openai_usage(answer.usage),
+        "usage": openai_usage(answer.usage, answer.cost),
     }
 
 
@@ -120,5 +128,5 @@ def openai_events(
         stream.close()
     yield chunk({}, stream.finish_reason)
     if include_usage:
-        yield sse({**head, "choices": [], "usage": openai_usage(stream.usage)})
+        yield sse({**head, "choices": [], "usage": openai_usage(stream.usage, stream.cost)})
     yield DONE

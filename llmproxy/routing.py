@@ -21,6 +21,7 @@ from django.utils.module_loading import import_string
 
 from llmproxy import http
 from llmproxy.oauth import ApiKey, ClientCredentials, OAuthConfig
+from llmproxy.pricing import Price, parse_price
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,8 @@ class Route:
     backoff: float = 0.5
     aliases: tuple[str, ...] = ()
     fallbacks: tuple[str, ...] = ()
+    # USD per million tokens (llmproxy.pricing); None: the cost of its calls is unknown.
+    price: Price | None = None
 
 
 # What a route may say in a routes file: every field but its name, which is its key there.
@@ -214,6 +217,7 @@ def _make_route(name: str, provider: str, entry: dict, defaults: dict, llm: dict
         backoff=float(entry.get("backoff", defaults["backoff"])),
         aliases=tuple(entry.get("aliases") or ()),
         fallbacks=tuple(entry.get("fallbacks") or ()),
+        price=parse_price(entry.get("price")),
     )
 
 

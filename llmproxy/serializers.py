@@ -146,6 +146,9 @@ class MetadataOutput(serializers.Serializer):
     request_id = serializers.CharField()
     latency = serializers.FloatField(help_text="Seconds.")
     tokens = TokensOutput()
+    cost = serializers.FloatField(
+        allow_null=True, help_text="USD, from the route's price; null when it has none."
+    )
     timestamp = serializers.CharField()
 
 
@@ -211,6 +214,9 @@ class UsageOutput(serializers.Serializer):
     prompt_tokens = serializers.IntegerField()
     completion_tokens = serializers.IntegerField()
     total_tokens = serializers.IntegerField()
+    cost = serializers.FloatField(
+        allow_null=True, help_text="USD, from the route's price; null when it has none."
+    )
 
 
 class ChoiceOutput(serializers.Serializer):

@@ -6,6 +6,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import partial
 from typing import TypeVar
 
@@ -13,6 +14,7 @@ from django.conf import settings
 
 from accounts.errors import SoeidMismatch
 from accounts.identity import GatewayIdentity
+from llmproxy import metering
 from llmproxy.errors import UpstreamError, UpstreamRejected, describe
 from llmproxy.providers.base import ChatRequest, DeltaStream, Provider, Usage
 from llmproxy.retry import with_retries
@@ -92,6 +94,7 @@ class ChatResult:
     finish_reason: str
     usage: Usage
     seconds: float
+    cost: Decimal | None = None  # USD; None when the route has no price
 
 
 def charge_to(*, identity: GatewayIdentity, soeid: str | None, project_name: str | None) -> dict:
@@ -111,6 +114,7 @@ def charge_to(*, identity: GatewayIdentity, soeid: str | None, project_name: str
 def complete_chat(*, request, call: ChatCall) -> ChatResult:
     """The whole answer to `call`; raises UpstreamError when no route could answer."""
     record = CallRecord(call)
+    meter = metering.reserve(request, call)
     try:
         reply = _through_routes(record, lambda provider: provider.complete(call.request))
         record.usage = reply.usage or estimate_usage(call.request.messages, reply.text)
@@ -118,20 +122,23 @@ def complete_chat(*, request, call: ChatCall) -> ChatResult:
         record.fail(exc)
         raise
     finally:
+        meter.settle(record.route, record.usage)
         annotate(request, **record.finish())
-    return ChatResult(reply.text, reply.finish_reason, record.usage, record.seconds)
+    return ChatResult(reply.text, reply.finish_reason, record.usage, record.seconds, meter.cost)
 
 
 def open_chat_stream(*, request, call: ChatCall) -> "ChatStream":
     """A started stream (so a failing upstream is still an HTTP error); see ChatStream."""
     record = CallRecord(call)
+    meter = metering.reserve(request, call)
     try:
         upstream = _through_routes(record, lambda provider: provider.stream(call.request))
     except UpstreamError as exc:
         record.fail(exc)
+        meter.settle(record.route, None)
         annotate(request, **record.finish())
         raise
-    return ChatStream(request=request, record=record, upstream=upstream)
+    return ChatStream(request=request, record=record, upstream=upstream, meter=meter)
 
 
 class ChatStream:
@@ -139,13 +146,16 @@ class ChatStream:
 
     When it ends, fails or is closed early (the client went away), it closes the upstream
     stream, settles the token usage (the upstream's, or an estimate of what was streamed so
-    far) and annotates the request's telemetry event.
+    far) on the budgets and annotates the request's telemetry event.
     """
 
-    def __init__(self, *, request, record: CallRecord, upstream: DeltaStream):
+    def __init__(
+        self, *, request, record: CallRecord, upstream: DeltaStream, meter: metering.Meter
+    ):
         self._request = request
         self._record = record
         self._upstream = upstream
+        self._meter = meter
         self._parts: list[str] = []
         self._upstream_usage: Usage | None = None
         self._complete = False
@@ -167,6 +177,10 @@ class ChatStream:
     @property
     def seconds(self) -> float:
         return self._record.seconds
+
+    @property
+    def cost(self) -> Decimal | None:
+        return self._meter.cost
 
     def close(self) -> None:
         self._pieces.close()
@@ -196,6 +210,7 @@ class ChatStream:
         record.disconnected = not self._complete and record.error is None
         usage = self._upstream_usage if self._complete else None
         record.usage = usage or estimate_usage(record.call.request.messages, self.text)
+        self._meter.settle(record.route, record.usage)
         annotate(self._request, **record.finish())
 
 

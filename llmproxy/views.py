@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from dgen_ping_site.openapi import BODY_REFUSALS, error_responses
 from llmproxy import errors, formats, serializers, services
+from llmproxy.metering import GovernanceHeaders
 from llmproxy.providers.base import ChatRequest
 from llmproxy.services import ChatCall
 from telemetry.context import annotate
@@ -36,7 +37,7 @@ def _documented(summary: str, request, output, error, description: str = ""):
         responses={
             (200, "application/json"): OpenApiResponse(output, description=STREAM_NOTE),
             (200, "text/event-stream"): EVENT_STREAM,
-            **error_responses(400, 401, 403, *BODY_REFUSALS, 429, 502, 504, body=error),
+            **error_responses(400, 401, 403, *BODY_REFUSALS, 429, 502, 503, 504, body=error),
         },
     )
 
@@ -65,7 +66,7 @@ def chat_call(data: dict, messages: list[dict]) -> ChatCall:
     return ChatCall(model=data["model"], request=request, stream=data["stream"])
 
 
-class LLMViewSet(viewsets.ViewSet):
+class LLMViewSet(GovernanceHeaders, viewsets.ViewSet):
     """The seed's LLM endpoints."""
 
     event_types = {"completion": services.LLM_COMPLETION, "chat": services.LLM_CHAT}
@@ -114,7 +115,7 @@ class LLMViewSet(viewsets.ViewSet):
         return Response(formats.seed_body(kind, call=call, answer=result, request_id=request_id))
 
 
-class OpenAIView(APIView):
+class OpenAIView(GovernanceHeaders, APIView):
     """Base of /v1: errors in OpenAI's shape, so OpenAI SDKs raise the matching exception."""
 
     def get_exception_handler(self):

@@ -72,6 +72,7 @@ def _measured(request, response, started, latency_ms: float, response_size) -> d
         "client_id": soeid,
         "soeid": soeid,
         "project_name": identity.project_id if soeid else None,
+        "token_jti": identity.jti if soeid else None,
         "endpoint": request.path,
         "method": request.method,
         "status_code": response.status_code,

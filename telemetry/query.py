@@ -12,6 +12,7 @@ GROUP_FIELDS = {
     "model": "model",
     "event_type": "event_type",
     "day": "timestamp",  # the first 10 characters: YYYY-MM-DD (UTC)
+    "token": "token_jti",
 }
 
 

@@ -186,11 +186,15 @@ class UsageRowOutput(serializers.Serializer):
     model = serializers.CharField(required=False, allow_null=True)
     event_type = serializers.CharField(required=False, allow_null=True)
     day = serializers.CharField(required=False, allow_null=True, help_text="YYYY-MM-DD, UTC")
+    token = serializers.CharField(
+        required=False, allow_null=True, help_text="The token's jti (GET /api/tokens)."
+    )
     requests = serializers.IntegerField()
     errors = serializers.IntegerField(help_text="Status >= 400, or an error recorded.")
     prompt_tokens = serializers.IntegerField()
     completion_tokens = serializers.IntegerField()
     total_tokens = serializers.IntegerField()
+    cost = serializers.FloatField(help_text="USD; events without a price count as 0.")
     p50_latency_ms = serializers.FloatField(allow_null=True)
     p95_latency_ms = serializers.FloatField(allow_null=True)
 

@@ -1,9 +1,9 @@
 """Usage totals per group, computed in Python for stores without a query engine (CSV).
 
 The metrics and their definitions are the contract every backend's aggregate_usage keeps:
-requests, errors (status >= 400 or an error recorded), summed tokens, and p50/p95 of
-latency_ms by nearest rank (the smallest observed value with at least p of the values at
-or below it).
+requests, errors (status >= 400 or an error recorded), summed tokens, summed cost (USD;
+events without a price count as 0), and p50/p95 of latency_ms by nearest rank (the smallest
+observed value with at least p of the values at or below it).
 """
 
 import math
@@ -13,12 +13,18 @@ from collections.abc import Iterable, Sequence
 from telemetry.query import GROUP_FIELDS
 
 TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
+COST_FIELD = "cost"
 PERCENTILES = {"p50_latency_ms": 0.5, "p95_latency_ms": 0.95}
 
 
 def row_columns(group_by: Sequence[str]) -> dict[str, type]:
     """The columns of a usage row, in order, with their types."""
-    metrics = {"requests": int, "errors": int, **dict.fromkeys(TOKEN_FIELDS, int)}
+    metrics = {
+        "requests": int,
+        "errors": int,
+        **dict.fromkeys(TOKEN_FIELDS, int),
+        COST_FIELD: float,
+    }
     return {**dict.fromkeys(group_by, str), **metrics, **dict.fromkeys(PERCENTILES, float)}
 
 
@@ -41,12 +47,13 @@ def group_key(event: dict, group_by: Sequence[str]) -> tuple:
 
 
 class _Totals:
-    __slots__ = ("requests", "errors", "tokens", "latencies")
+    __slots__ = ("requests", "errors", "tokens", "cost", "latencies")
 
     def __init__(self):
         self.requests = 0
         self.errors = 0
         self.tokens = dict.fromkeys(TOKEN_FIELDS, 0)
+        self.cost = 0.0
         # 8 bytes a value: a million requests in one group cost 8 MB, not 32.
         self.latencies = array("d")
 
@@ -55,12 +62,14 @@ class _Totals:
         self.errors += is_error(event)
         for name in TOKEN_FIELDS:
             self.tokens[name] += event.get(name) or 0
+        self.cost += event.get(COST_FIELD) or 0.0
         if event.get("latency_ms") is not None:
             self.latencies.append(event["latency_ms"])
 
     def as_row(self) -> dict:
         ordered = sorted(self.latencies)
         row = {"requests": self.requests, "errors": self.errors, **self.tokens}
+        row[COST_FIELD] = self.cost
         for name, fraction in PERCENTILES.items():
             row[name] = nearest_rank(ordered, fraction)
         return row

@@ -80,8 +80,8 @@ class UsageView(AdminReportView):
         parameters=[serializers.UsageInput],
         responses={200: serializers.UsageReportOutput, **ADMIN_REFUSALS},
         auth=ADMIN_AUTH,
-        summary="Usage per SOEID, project, model, day or event type",
-        description="Requests, errors, tokens and p50/p95 latency per group.",
+        summary="Usage per SOEID, project, model, day, event type or token",
+        description="Requests, errors, tokens, cost (USD) and p50/p95 latency per group.",
     )
     def get(self, request):
         return Response(_usage(_query(request, serializers.UsageInput)))

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from accounts.tokens import issue_token
 from telemetry.backends.csv import CSVBackend
 from telemetry.writer import get_writer
+from tests.redis_server import redis_url  # noqa: F401 (a fixture: one redis-server a module)
 
 
 @pytest.fixture

@@ -19,7 +19,9 @@ sets its mode once the queue is empty. Modes, some with a parameter after a colo
     cut                 stream a piece or two, then drop the connection
     error_event         stream a piece or two, then an SSE error event
     no_usage            answer without token usage
+    usage:P:C[:K]       report P prompt tokens (K of them cached) and C completion tokens
     usage_in_choice     stream usage in the chunk that also carries the finish reason
+`delay` (seconds, default 0) holds every LLM answer that long before it starts.
 Every request is recorded (`seen`): headers, body, mode, the usage reported, and whether the
 client went away before the end of a stream (`aborted`).
 
@@ -75,6 +77,7 @@ class FakeUpstream:
         self.clients = clients if clients is not None else {"client-id": "client-secret"}
         self.token_ttl = 3600
         self.token_delay = 0.0
+        self.delay = 0.0
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", port), _Handler)
@@ -116,7 +119,7 @@ class FakeUpstream:
             self._always: dict[str, str] = {}
             self._tokens: set[str] = set()
             self._issued = 0
-        self.token_ttl, self.token_delay = 3600, 0.0
+        self.token_ttl, self.token_delay, self.delay = 3600, 0.0, 0.0
 
     def script(self, model: str, *modes: str) -> None:
         with self._lock:
@@ -217,7 +220,11 @@ class FakeUpstream:
             return
         if self._fault(handler, seen, mode):
             return
+        if self.delay:
+            self._stopping.wait(self.delay)
         answer = Answer.to(wire.prompt_text(), usage=mode != "no_usage")
+        if mode.startswith("usage:"):
+            answer.usage = _scripted_usage(mode)
         seen.usage = answer.usage
         if stream:
             self._stream(handler, seen, wire, answer, mode)
@@ -379,6 +386,8 @@ class GeminiFormat:
                 "candidatesTokenCount": completion,
                 "totalTokenCount": prompt + completion,
             }
+            if usage.get("cached_tokens"):
+                chunk["usageMetadata"]["cachedContentTokenCount"] = usage["cached_tokens"]
         return chunk
 
 
@@ -421,8 +430,19 @@ def _text(content) -> str:
     return str(content or "")
 
 
+def _scripted_usage(mode: str) -> dict:
+    """usage:P:C[:K] as the usage the fake reports."""
+    prompt, completion, *cached = (int(part) for part in mode.split(":")[1:])
+    usage = {"prompt_tokens": prompt, "completion_tokens": completion}
+    return {**usage, "cached_tokens": cached[0]} if cached else usage
+
+
 def _openai_usage(usage: dict) -> dict:
-    return {**usage, "total_tokens": usage["prompt_tokens"] + usage["completion_tokens"]}
+    body = {key: usage[key] for key in ("prompt_tokens", "completion_tokens")}
+    body["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    if usage.get("cached_tokens"):
+        body["prompt_tokens_details"] = {"cached_tokens": usage["cached_tokens"]}
+    return body
 
 
 def _send(handler, status: int, body: bytes, content_type: str, headers=None) -> None:

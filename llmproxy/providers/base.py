@@ -48,6 +48,8 @@ class Usage:
     prompt_tokens: int
     completion_tokens: int
     estimated: bool = False
+    # Of the prompt tokens, those the upstream served from its cache (priced apart).
+    cached_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:

@@ -88,4 +88,5 @@ def parse_usage(body: dict) -> Usage | None:
     completion = int(usage.get("candidatesTokenCount") or 0) + int(
         usage.get("thoughtsTokenCount") or 0
     )
-    return Usage(int(usage.get("promptTokenCount") or 0), completion)
+    cached = int(usage.get("cachedContentTokenCount") or 0)
+    return Usage(int(usage.get("promptTokenCount") or 0), completion, cached_tokens=cached)

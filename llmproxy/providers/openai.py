@@ -54,4 +54,9 @@ def parse_delta(event: dict) -> Delta:
 def parse_usage(usage: dict | None) -> Usage | None:
     if not usage:
         return None
-    return Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+    return Usage(
+        int(usage.get("prompt_tokens") or 0),
+        int(usage.get("completion_tokens") or 0),
+        cached_tokens=int(cached or 0),
+    )

@@ -20,7 +20,7 @@ from dgen_ping_site.clock import iso_utc
 from telemetry.backends.base import PartialWrite, Position, TelemetryBackend
 from telemetry.query import GROUP_FIELDS, EventFilter, check_group_by, parse_timestamp
 from telemetry.schema import FIELDS
-from telemetry.usage import PERCENTILES, TOKEN_FIELDS, sort_key
+from telemetry.usage import COST_FIELD, PERCENTILES, TOKEN_FIELDS, sort_key
 
 try:
     import pymongo
@@ -276,7 +276,7 @@ def _totals(group_by: Sequence[str]) -> dict:
         "requests": {"$sum": 1},
         "errors": {"$sum": {"$cond": [is_error, 1, 0]}},
     }
-    group.update({name: {"$sum": "$" + name} for name in TOKEN_FIELDS})
+    group.update({name: {"$sum": "$" + name} for name in (*TOKEN_FIELDS, COST_FIELD)})
     return group
 
 
@@ -322,6 +322,7 @@ def _rows(results: list[dict], group_by: Sequence[str]) -> list[dict]:
             continue  # an empty input grouped into one empty group (mongomock does this)
         row = {name: result["_id"].get(name) for name in group_by}
         row.update({name: result[name] for name in ("requests", "errors", *TOKEN_FIELDS)})
+        row[COST_FIELD] = float(result[COST_FIELD])
         row.update({name: result.get(name) for name in PERCENTILES})
         rows.append(row)
     return sorted(rows, key=lambda row: sort_key(row, group_by))

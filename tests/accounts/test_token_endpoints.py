@@ -2,6 +2,9 @@ import re
 
 import pytest
 
+from accounts.models import TokenRecord
+from dgen_ping_site.clock import iso_utc
+
 ISO_MS_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 pytestmark = pytest.mark.django_db
@@ -27,8 +30,30 @@ def test_generated_token_verifies_with_its_soeid(client, secret_headers):
     assert ISO_MS_Z.fullmatch(verified["timestamp"])
 
 
-def test_soeid_defaults_to_default_user(client, secret_headers):
-    assert generate(client, secret_headers).json()["soeid"] == "default_user"
+def test_a_token_without_a_soeid_is_refused(client, secret_headers):
+    # Not a token for default_user: a forgotten field must not issue anything.
+    response = generate(client, secret_headers, project_id="p1")
+    assert response.status_code == 400
+    assert response.json()["fields"]["soeid"] == ["This field is required."]
+    assert not TokenRecord.objects.exists()
+
+
+@pytest.mark.parametrize("path", ["/generate-token", "/verify-token"])
+@pytest.mark.parametrize("headers", [{}, {"HTTP_X_TOKEN_SECRET": "wrong"}, "secret"])
+def test_a_method_the_endpoint_lacks_is_405_whoever_asks(client, secret_headers, path, headers):
+    headers = secret_headers if headers == "secret" else headers
+    response = client.get(path, **headers)
+    assert response.status_code == 405
+    assert response["Allow"] == "POST, OPTIONS"
+    assert response.json()["code"] == "method_not_allowed"
+
+
+def test_an_issued_token_is_recorded_in_the_registry(client, secret_headers):
+    body = generate(client, secret_headers, soeid="reg.user", project_id="p2", name="ci").json()
+    record = TokenRecord.objects.get(pk=body["jti"])
+    assert (record.soeid, record.project_id, record.name) == ("reg.user", "p2", "ci")
+    assert record.issued_by == "api:127.0.0.1"
+    assert iso_utc(record.expires_at) == body["expires_at"]
 
 
 def test_project_and_expiry_are_carried_in_the_token(client, secret_headers):

@@ -3,7 +3,9 @@ and always releases the upstream, however the stream ends."""
 
 from django.http import HttpRequest
 
+from accounts.budgets import Reservation
 from accounts.identity import GatewayIdentity
+from llmproxy.metering import Meter
 from llmproxy.providers.base import ChatRequest, Delta, ListStream, Usage
 from llmproxy.routing import routing_table
 from llmproxy.services import CallRecord, ChatCall, ChatStream, charge_to, estimate_usage
@@ -26,7 +28,12 @@ def chat_stream(deltas: list[Delta]):
     request, upstream = HttpRequest(), RecordingStream(deltas)
     record = CallRecord(ChatCall(model="solo", request=ASK, stream=True))
     record.route = routing_table().resolve("solo")
-    return ChatStream(request=request, record=record, upstream=upstream), upstream, request
+    meter = Meter(request, tokens=None, budget=Reservation())  # nothing reserved
+    return (
+        ChatStream(request=request, record=record, upstream=upstream, meter=meter),
+        upstream,
+        request,
+    )
 
 
 THREE_WORDS = [Delta("one"), Delta(" two"), Delta(" three", "stop"), Delta(usage=USAGE)]

@@ -28,7 +28,7 @@ def answers(client, **extra) -> dict:
     return {
         ("health", 200): client.get("/health", **extra),
         ("schema", 200): client.get("/api/schema/", **extra),
-        ("issued", 200): client.post("/generate-token", {}, **secret, **post),
+        ("issued", 200): client.post("/generate-token", {"soeid": "h"}, **secret, **post),
         ("wrong-secret", 403): client.post("/generate-token", {}, HTTP_X_TOKEN_SECRET="x", **post),
         ("no-token-seed", 401): client.post("/api/llm/completion", {}, **post),
         ("no-token-openai", 401): client.get("/v1/models", **extra),

@@ -2,15 +2,12 @@
 leaving the others alone, and one budget across gunicorn workers when CACHE_URL names a
 shared cache (Redis).
 
-The cross-worker test starts its own redis-server on 127.0.0.1 and skips, saying so, when
+The cross-worker test starts its own redis-server (tests.redis_server) and skips, saying so, when
 there is none on PATH (Debian: `apt-get install redis-server`).
 """
 
 import http.client
 import re
-import shutil
-import subprocess
-import time
 
 import pytest
 import redis
@@ -18,7 +15,6 @@ from django.core.cache import cache
 
 from accounts.tokens import issue_token
 from tests.security.gateway import Gateway, routes
-from tests.telemetry import servers
 
 pytestmark = pytest.mark.django_db
 HI = [{"role": "user", "content": "Hi"}]
@@ -72,35 +68,6 @@ def test_the_budget_is_shared_by_every_endpoint_of_one_soeid(client):
 
 
 # --- Across workers, with Redis ------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not on PATH: install it (apt-get install redis-server)")
-    port = servers.free_port()
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-    command += ["--appendonly", "no", "--dir", str(tmp_path_factory.mktemp("redis"))]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    try:
-        wait_for_redis(redis.Redis(port=port), process)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def wait_for_redis(client: redis.Redis, process: subprocess.Popen) -> None:
-    for _ in range(100):
-        if process.poll() is not None:
-            pytest.fail(f"redis-server exited with {process.returncode}")
-        try:
-            client.ping()
-            return
-        except redis.exceptions.ConnectionError:  # not up yet
-            time.sleep(0.05)
-    pytest.fail("redis-server did not answer")
 
 
 @pytest.fixture(scope="module")

@@ -45,12 +45,12 @@ def at(day: int, hour: int = 12, ms: int = 0) -> str:
 # Hand-computed answers below are for this data set.
 DATASET = [
     dict(soeid="alice", project_name="p1", model="gemini", latency_ms=10.0, timestamp=at(1),
-         prompt_tokens=10, completion_tokens=5, total_tokens=15),
+         prompt_tokens=10, completion_tokens=5, total_tokens=15, cost=0.25, token_jti="t1"),
     dict(soeid="alice", project_name="p1", model="gemini", latency_ms=30.0, timestamp=at(1, 13),
          prompt_tokens=20, completion_tokens=10, total_tokens=30, status_code=502,
          error="upstream failed"),
     dict(soeid="alice", project_name="p2", model="gpt", latency_ms=20.0, timestamp=at(2),
-         prompt_tokens=1, completion_tokens=1, total_tokens=2),
+         prompt_tokens=1, completion_tokens=1, total_tokens=2, cost=0.125, token_jti="t2"),
     dict(soeid="bob", project_name="p1", model="gemini", latency_ms=40.0, timestamp=at(2, 8),
          status_code=401),
     dict(soeid="bob", project_name="p1", model=None, latency_ms=None, timestamp=at(3),
@@ -118,12 +118,21 @@ def _aware(filters: EventFilter) -> EventFilter:
 def test_usage_per_soeid(backend, stored):
     assert backend.aggregate_usage(["soeid"]) == [
         {"soeid": "alice", "requests": 3, "errors": 1, "prompt_tokens": 31,
-         "completion_tokens": 16, "total_tokens": 47, "p50_latency_ms": 20.0,
+         "completion_tokens": 16, "total_tokens": 47, "cost": 0.375, "p50_latency_ms": 20.0,
          "p95_latency_ms": 30.0},
         {"soeid": "bob", "requests": 2, "errors": 2, "prompt_tokens": 0,
-         "completion_tokens": 0, "total_tokens": 0, "p50_latency_ms": 40.0,
+         "completion_tokens": 0, "total_tokens": 0, "cost": 0.0, "p50_latency_ms": 40.0,
          "p95_latency_ms": 40.0},
     ]  # fmt: skip
+
+
+def test_usage_per_token_sums_cost(backend, stored):
+    rows = backend.aggregate_usage(["token"])
+    assert [(r["token"], r["requests"], r["cost"]) for r in rows] == [
+        (None, 3, 0.0),
+        ("t1", 1, 0.25),
+        ("t2", 1, 0.125),
+    ]
 
 
 def test_usage_per_project_and_model_orders_missing_values_first(backend, stored):

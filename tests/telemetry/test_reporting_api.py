@@ -77,6 +77,17 @@ def test_usage_groups_as_the_stats_command_does(client, secret_headers, reported
                                        ("carol", 1, 0, 0, None)]  # fmt: skip
 
 
+def test_usage_and_cost_per_token(client, secret_headers, reported):
+    body = as_admin(client, secret_headers, USAGE, group_by="soeid,token").json()
+    assert [(r["soeid"], r["token"], r["cost"]) for r in body["rows"]] == [
+        ("alice", None, 0.0),
+        ("alice", "jti-a", 0.375),
+        ("bob", None, 0.0),
+        ("bob", "jti-b", 1.5),
+        ("carol", None, 0.0),
+    ]
+
+
 def test_my_usage_shows_only_the_callers_own(client, reported):
     token = issue_token(soeid="bob").token
     body = client.get(MINE, {"group_by": "soeid,model", "soeid": "alice"}, HTTP_X_API_TOKEN=token)

@@ -8,6 +8,8 @@ processes, then reads what was stored.
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 
@@ -47,6 +49,9 @@ def spool_segments(tmp_path) -> list:
 def gunicorn(tmp_path):
     port = servers.free_port()
     env = servers.server_env(tmp_path, port, WEB_CONCURRENCY="2", GUNICORN_THREADS="4")
+    # Issuing a token records it in the registry: the tables must exist.
+    migrate = [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"]
+    subprocess.run(migrate, cwd=servers.ROOT, env=env, check=True, capture_output=True)
     master = servers.start(servers.GUNICORN, tmp_path, env)
     try:
         servers.wait_until_serving(port, master)

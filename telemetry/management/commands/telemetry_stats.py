@@ -18,7 +18,8 @@ from telemetry.usage import row_columns
 
 class Command(BaseCommand):
     help = (
-        "Usage per group: requests, errors, prompt/completion/total tokens, p50/p95 latency. "
+        "Usage per group: requests, errors, prompt/completion/total tokens, cost (USD), "
+        "p50/p95 latency. "
         f"Group by any of {', '.join(GROUP_FIELDS)}, comma-separated (none: one total row)."
     )
 
@@ -52,7 +53,7 @@ class Command(BaseCommand):
 
 def format_table(rows: list[dict], columns: list[str]) -> str:
     """Rows as aligned text columns: names left-aligned, numbers right-aligned."""
-    cells = [[_shown(row[name]) for name in columns] for row in rows]
+    cells = [[_shown(row[name], name) for name in columns] for row in rows]
     widths = [max(len(name), *(len(line[i]) for line in cells)) for i, name in enumerate(columns)]
     numeric = [isinstance(rows[0][name], int | float) or name.endswith("_ms") for name in columns]
 
@@ -66,11 +67,13 @@ def format_table(rows: list[dict], columns: list[str]) -> str:
     return "\n".join([line(columns), line(["-" * w for w in widths]), *map(line, cells)])
 
 
-def _shown(value) -> str:
+def _shown(value, name: str) -> str:
     if value is None:
         return "-"
-    if isinstance(value, float):
+    if isinstance(value, float) and name.endswith("_ms"):
         return f"{value:,.1f}"
+    if isinstance(value, float):  # money: to the nano-dollar, no trailing zeros
+        return f"{value:,.9f}".rstrip("0").rstrip(".")
     if isinstance(value, int):
         return f"{value:,}"
     return value
