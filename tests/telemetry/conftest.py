@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from telemetry.backends import get_backend
+from telemetry import backends
 from telemetry.schema import build_event
 from tests.telemetry import fakes
 
@@ -55,7 +55,7 @@ def report_events() -> list[dict]:
 
 
 def use_store(settings, tmp_path: Path, kind: str):
-    """Make a CSV or (mongomock) Mongo store the configured one; return it.
+    """Make a CSV or (mongomock) Mongo store the chain's first; return it.
 
     The reports' own requests are not recorded, so they cannot change what they report.
     """
@@ -63,19 +63,25 @@ def use_store(settings, tmp_path: Path, kind: str):
         "csv": {"BACKEND": CSV_BACKEND, "OPTIONS": {"directory": tmp_path / "store"}},
         "mongo": {
             "BACKEND": MONGO_BACKEND,
-            "OPTIONS": {"uris": [REPORT_MONGO], "client_factory": FLAKY_CLIENT},
+            "OPTIONS": {"uri": REPORT_MONGO, "client_factory": FLAKY_CLIENT},
         },
     }
-    settings.TELEMETRY_BACKENDS = stores
+    fallback = {"BACKEND": CSV_BACKEND, "OPTIONS": {"directory": tmp_path / "fallback"}}
+    settings.TELEMETRY_MONGO = {
+        "BACKEND": MONGO_BACKEND,
+        "OPTIONS": {"client_factory": FLAKY_CLIENT},
+    }
+    settings.CSV_FALLBACK_DIR = tmp_path / "fallback"
     settings.TELEMETRY_BACKEND = kind
     settings.TELEMETRY = {
         **settings.TELEMETRY,
-        **stores[kind],
-        "FALLBACK": {"BACKEND": CSV_BACKEND, "OPTIONS": {"directory": tmp_path / "fallback"}},
+        "STORES": {kind: stores[kind], "fallback": fallback},
+        "CHAIN": [kind, "fallback"],
         "SPOOL_DIR": tmp_path / "spool",
+        "QUARANTINE_DIR": tmp_path / "quarantine",
         "EXCLUDED_PATHS": [*settings.TELEMETRY["EXCLUDED_PATHS"], "/api/telemetry/"],
     }
-    return get_backend()
+    return backends.stores[kind]
 
 
 @pytest.fixture(params=["csv", "mongo"])
