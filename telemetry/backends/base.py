@@ -38,6 +38,19 @@ class EventsRefused(PartialWrite):
         self.store = store  # which store refused them (the chain names it)
 
 
+class UncertainWrite(Exception):
+    """The store lost touch with the write after sending it: it may hold any of `ids`.
+
+    (A server killed between storing a batch and acknowledging it.) The chain writes the
+    events elsewhere, and once this store answers again, asks it which it holds and removes
+    those from where they went (telemetry.backends.chain), so none is stored twice.
+    """
+
+    def __init__(self, message: str, ids: set[str]):
+        super().__init__(message)
+        self.ids = ids
+
+
 class TelemetryBackend:
     """A place events are stored. Instances are shared by the threads of one process.
 
@@ -99,6 +112,11 @@ class TelemetryBackend:
         Stores that expire data themselves (a TTL index) have nothing to do.
         """
         return []
+
+    def discard(self, ids: Collection[str]) -> bool:
+        """Delete these events if stored (copies the chain found in a store of record too);
+        False if this store cannot delete single events."""
+        return False
 
     def owns(self, path: Path) -> bool:
         """Whether this file is part of the store (a replay must not import it into it)."""

@@ -26,7 +26,13 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from telemetry.backends.base import EventsRefused, PartialWrite, Position, TelemetryBackend
+from telemetry.backends.base import (
+    EventsRefused,
+    PartialWrite,
+    Position,
+    TelemetryBackend,
+    UncertainWrite,
+)
 from telemetry.query import EventFilter
 from telemetry.redact import describe_error
 
@@ -51,6 +57,15 @@ class Link:
         return self.state != "down" or now >= self.retry_at
 
 
+@dataclass
+class Doubt:
+    """Events a store may hold (it lost touch mid-write) that another store took."""
+
+    uncertain: Link
+    copy: Link
+    ids: set[str]
+
+
 class ChainStore(TelemetryBackend):
     """Writes go down the chain; reads go to its first store, the store of record."""
 
@@ -65,26 +80,29 @@ class ChainStore(TelemetryBackend):
         self.clock = clock
         self.active: Link | None = None  # the store that took the last write
         self.status = "starting"
+        self.doubts: list[Doubt] = []
 
     # --- writing --------------------------------------------------------------------------
 
     def write_batch(self, events: Sequence[dict]) -> None:
         """Store the batch in the first store that takes it; raises EventsRefused (naming the
         store) for events that store refuses, StoresUnavailable if none took it."""
-        remaining, stored = list(events), set()
+        remaining, stored, uncertain = list(events), set(), []
         for link in self._candidates():
             try:
                 link.store.write_batch(remaining)
             except EventsRefused as exc:
-                self._took(link)
+                self._took(link, uncertain, exc.stored_ids)
                 raise EventsRefused(exc.refused, stored | exc.stored_ids, link.alias) from exc
             except Exception as exc:
                 self._failed(link, exc)
+                if isinstance(exc, UncertainWrite):
+                    uncertain.append((link, exc.ids))
                 if isinstance(exc, PartialWrite):
                     stored |= exc.stored_ids
                     remaining = [e for e in remaining if e["event_id"] not in exc.stored_ids]
                 continue
-            self._took(link)
+            self._took(link, uncertain, {event["event_id"] for event in remaining})
             return
         self._set_status("unavailable")
         last = next((link.last_error for link in reversed(self.links) if link.last_error), "")
@@ -97,10 +115,41 @@ class ChainStore(TelemetryBackend):
             if link.due(now) or link is last:
                 yield link
 
-    def _took(self, link: Link) -> None:
+    def _took(self, link: Link, uncertain=(), ids: Collection[str] = ()) -> None:
         link.state, link.last_error = "up", None
         self.active = link
         self._set_status(self._status_of(link))
+        for doubtful, maybe in uncertain:
+            if maybe & set(ids):
+                self.doubts.append(Doubt(doubtful, link, maybe & set(ids)))
+        self._settle_doubts(link)
+
+    def _settle_doubts(self, returned: Link) -> None:
+        """A store that lost touch mid-write answers again: events it stored after all are
+        also where the chain sent them next. Remove one copy, from that other store or, if
+        it cannot delete (CSV), from the returned one (replay_telemetry brings them back
+        once): each event is stored once."""
+        for doubt in [d for d in self.doubts if d.uncertain is returned]:
+            try:
+                held = returned.store.existing_ids(doubt.ids)
+                removed_from = held and self._discard(held, doubt.copy, returned)
+            except Exception as exc:
+                logger.warning("Telemetry: cannot settle a doubtful write yet: %s", exc)
+                continue
+            self.doubts.remove(doubt)
+            if held:
+                logger.warning(
+                    "Telemetry: %d events were stored in both %s and %s (a write whose "
+                    "answer was lost): removed from %s",
+                    len(held),
+                    returned.alias,
+                    doubt.copy.alias,
+                    removed_from.alias if removed_from else "neither",
+                )
+
+    @staticmethod
+    def _discard(ids: set[str], *links: Link) -> Link | None:
+        return next((link for link in links if link.store.discard(ids)), None)
 
     def _failed(self, link: Link, exc: Exception) -> None:
         link.state, link.retry_at = "down", self.clock() + self.retry_interval

@@ -20,7 +20,13 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from dgen_ping_site.clock import iso_utc
-from telemetry.backends.base import EventsRefused, PartialWrite, Position, TelemetryBackend
+from telemetry.backends.base import (
+    EventsRefused,
+    PartialWrite,
+    Position,
+    TelemetryBackend,
+    UncertainWrite,
+)
 from telemetry.query import GROUP_FIELDS, EventFilter, check_group_by, parse_timestamp
 from telemetry.schema import FIELDS
 from telemetry.usage import PERCENTILES, TOKEN_FIELDS, sort_key
@@ -28,7 +34,14 @@ from telemetry.usage import PERCENTILES, TOKEN_FIELDS, sort_key
 try:
     import bson
     import pymongo
-    from pymongo.errors import BulkWriteError, InvalidURI, OperationFailure
+    from pymongo.errors import (
+        BulkWriteError,
+        ConnectionFailure,
+        InvalidURI,
+        OperationFailure,
+        ServerSelectionTimeoutError,
+        WriteConcernError,
+    )
     from pymongo.uri_parser import parse_uri
 except ImportError:  # pragma: no cover - pymongo is in requirements/base.txt
     pymongo = None
@@ -127,13 +140,29 @@ class MongoBackend(TelemetryBackend):
             return
         documents, refused = _documents(events)
         try:
-            self._run(lambda collection: _insert(collection, documents, refused))
+            self._insert(documents, refused)
         except (bson.errors.InvalidDocument, OverflowError):
             # One document BSON cannot encode fails the whole call: find it, send the rest.
             documents, refused = _encodable(documents, refused)
-            self._run(lambda collection: _insert(collection, documents, refused))
+            self._insert(documents, refused)
         if refused:
             raise EventsRefused(refused, {document["_id"] for document in documents})
+
+    def _insert(self, documents: list[dict], refused: dict[str, str]) -> None:
+        collection = self.collection()
+        try:
+            _insert(collection, documents, refused)
+        except ServerSelectionTimeoutError:
+            raise  # no server to send them to: nothing was sent
+        except (ConnectionFailure, WriteConcernError) as exc:
+            # Sent, then the connection broke (or the write may not last): the server may
+            # hold any of them.
+            ids = {document["_id"] for document in documents}
+            raise UncertainWrite(f"{type(exc).__name__}: {exc}", ids) from exc
+
+    def discard(self, ids: Collection[str]) -> bool:
+        self._run(lambda c: c.delete_many({"_id": {"$in": list(ids)}}))
+        return True
 
     def iter_events(self, filters: EventFilter | None = None) -> Iterator[dict]:
         query = to_query(filters or EventFilter())
@@ -300,7 +329,8 @@ def _insert(collection, documents: list[dict], refused: dict[str, str]) -> None:
     except BulkWriteError as exc:
         details = exc.details
         if details.get("writeConcernErrors"):
-            raise  # the writes happened but may not last: say nothing was stored
+            # The writes happened but may not last: say nothing is known to be stored.
+            raise WriteConcernError(str(details["writeConcernErrors"][0])) from exc
         errors = [e for e in details.get("writeErrors", []) if e.get("code") != DUPLICATE_KEY]
         for error in errors:
             if error.get("code") in REFUSAL_CODES:

@@ -6,7 +6,7 @@ only time is the test's, so "once per interval" is counted, never timed.
 
 import pytest
 
-from telemetry.backends.base import EventsRefused
+from telemetry.backends.base import EventsRefused, UncertainWrite
 from telemetry.backends.chain import ChainStore, StoresUnavailable
 from telemetry.backends.csv import CSVBackend
 from telemetry.backends.mongo import MongoBackend
@@ -163,3 +163,41 @@ def test_an_idle_probe_returns_to_a_healthy_primary_without_traffic(rig):
     assert chain.status == "backup"  # events wait: only a write says it takes them
     chain.probe(idle=True)
     assert chain.status == "connected"
+
+
+class AnswerLost(MongoBackend):
+    """Stores the batch, then loses the answer (as a server killed right after committing)."""
+
+    lose_next = True
+
+    def write_batch(self, events):
+        super().write_batch(events)
+        if self.lose_next:
+            self.lose_next = False
+            raise UncertainWrite("connection reset", {e["event_id"] for e in events})
+
+
+@pytest.mark.parametrize("copy", ["backup", "csv"])
+def test_a_write_whose_answer_was_lost_is_stored_once_when_the_store_returns(
+    mongo_server, mongo_db, tmp_path, copy
+):
+    primary = AnswerLost(uri=mongo_server.uri, db_name=mongo_db)
+    if copy == "backup":
+        other = MongoBackend(uri=mongo_server.uri, db_name=mongo_db + "_copy")
+    else:
+        other = CSVBackend(tmp_path / "csv")
+    clock = Clock()
+    chain = ChainStore([("primary", primary), (copy, other)], 30.0, clock)
+    lost = batch()
+    chain.write_batch(lost)  # in the primary, and (not knowing it) in the other store too
+    assert stored(primary) == stored(other) == {e["event_id"] for e in lost}
+    clock.now += 31
+    chain.write_batch(batch())  # the primary takes writes again: the doubt is settled
+    in_both = stored(primary) & stored(other)
+    assert in_both == set() and {e["event_id"] for e in lost} <= stored(primary) | stored(other)
+    # Removed from the backup; a CSV file cannot delete a row, so from the primary instead
+    # (replay_telemetry brings them back from the CSV fallback, once).
+    assert ({e["event_id"] for e in lost} <= stored(primary)) == (copy == "backup")
+    with mongo_server.client() as client:
+        client.drop_database(mongo_db + "_copy")
+    chain.close()
