@@ -54,17 +54,18 @@ def report_events() -> list[dict]:
     ]  # fmt: skip
 
 
-def use_store(settings, tmp_path: Path, kind: str):
-    """Make a CSV or (mongomock) Mongo store the chain's first; return it.
+def use_store(settings, tmp_path: Path, kind: str, mongo_uri: str = "", db_name: str = ""):
+    """Make a CSV, a (mongomock) Mongo, or with `mongo_uri` a real MongoDB store the chain's
+    first; return it.
 
     The reports' own requests are not recorded, so they cannot change what they report.
     """
+    mongo = {"uri": REPORT_MONGO, "client_factory": FLAKY_CLIENT}
+    if mongo_uri:
+        mongo = {"uri": mongo_uri, "db_name": db_name}
     stores = {
         "csv": {"BACKEND": CSV_BACKEND, "OPTIONS": {"directory": tmp_path / "store"}},
-        "mongo": {
-            "BACKEND": MONGO_BACKEND,
-            "OPTIONS": {"uri": REPORT_MONGO, "client_factory": FLAKY_CLIENT},
-        },
+        "mongo": {"BACKEND": MONGO_BACKEND, "OPTIONS": mongo},
     }
     fallback = {"BACKEND": CSV_BACKEND, "OPTIONS": {"directory": tmp_path / "fallback"}}
     settings.TELEMETRY_MONGO = {
@@ -84,10 +85,14 @@ def use_store(settings, tmp_path: Path, kind: str):
     return backends.stores[kind]
 
 
-@pytest.fixture(params=["csv", "mongo"])
+@pytest.fixture(params=["csv", "mongomock", "mongodb"])
 def report_store(request, settings, tmp_path, flaky_mongo):
-    """Each report test once on CSV and once on Mongo (mongomock)."""
-    return use_store(settings, tmp_path, request.param)
+    """Each report test on CSV, on mongomock, and on a real MongoDB-protocol server."""
+    if request.param == "mongodb":
+        server = request.getfixturevalue("mongo_server")
+        db_name = request.getfixturevalue("mongo_db")
+        return use_store(settings, tmp_path, "mongo", server.uri, db_name)
+    return use_store(settings, tmp_path, request.param.replace("mongomock", "mongo"))
 
 
 @pytest.fixture
