@@ -29,7 +29,7 @@ class Progress:
 
     def _write(self, text: str) -> None:
         # Unstyled: a management command's stderr is red by default, and this is no error.
-        self.stream.write(text, ending="", style_func=_plain)
+        self.stream.write(text, ending="", style_func=plain)
 
     def _draw(self, now: float) -> None:
         rate = self.events / max(now - self.started, 1e-9)
@@ -42,5 +42,6 @@ class Progress:
         self.stream.flush()
 
 
-def _plain(text: str) -> str:
+def plain(text: str) -> str:
+    """A style that leaves text as it is (Django styles a command's stderr as an error)."""
     return text

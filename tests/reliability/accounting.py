@@ -18,7 +18,9 @@ def traffic(gateway: Gateway, count: int = PHASE_REQUESTS) -> list[str]:
     kinds = [TRAFFIC[n % len(TRAFFIC)] for n in range(count)]
     with ThreadPoolExecutor(4) as pool:
         replies = list(pool.map(lambda kind: gateway.llm(kind[0], stream=kind[1]), kinds))
-    assert [reply and reply.status for reply in replies] == [kind[2] for kind in kinds]
+    statuses = [reply and reply.status for reply in replies]
+    unexpected = [(n, got) for n, got in enumerate(statuses) if got != kinds[n][2]]
+    assert unexpected == [], unexpected
     return [reply.request_id for reply in replies]
 
 

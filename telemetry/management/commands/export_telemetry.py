@@ -14,7 +14,7 @@ from telemetry.management.options import (
     filters_from,
     unavailable,
 )
-from telemetry.management.progress import Progress
+from telemetry.management.progress import Progress, plain
 from telemetry.selectors import count_events
 
 
@@ -47,7 +47,7 @@ class Command(BaseCommand):
         if output is not None:
             self.stdout.write(str(summary))
         else:
-            self.stderr.write(str(summary), style_func=_plain)
+            self.stderr.write(str(summary), style_func=plain)
 
     def _export(self, backend, filters, fmt: str, output: Path | None) -> ExportSummary:
         progress = self._progress(backend, filters)
@@ -84,10 +84,6 @@ class Command(BaseCommand):
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
-
-
-def _plain(text: str) -> str:
-    return text
 
 
 def _binary(stdout):

@@ -66,7 +66,8 @@ class Command(BaseCommand):
         if totals["quarantined"]:
             self.stderr.write(
                 f"{totals['quarantined']} events were refused by the store and set aside in "
-                "the quarantine (see the log for the file)."
+                "the quarantine (see the log for the file).",
+                style_func=self.style.WARNING,
             )
         if totals["failed"]:
             raise CommandError(f"{totals['failed']} rows could not be imported; files kept.")
