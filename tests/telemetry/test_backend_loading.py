@@ -1,7 +1,10 @@
 """Choosing stores with named {"BACKEND": dotted path, "OPTIONS": {...}}, Django's idiom, and
 the handler that builds them (alias -> instance, per process)."""
 
+import json
 import os
+import subprocess
+import sys
 
 import pytest
 from django.core.checks import run_checks
@@ -9,6 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from telemetry.backends import load_store, stores
 from telemetry.backends.csv import CSVBackend
+from tests.settings import TEST_ENV
 
 MONGO = "telemetry.backends.mongo.MongoBackend"
 CSV = "telemetry.backends.csv.CSVBackend"
@@ -85,11 +89,6 @@ def test_manage_py_check_reports_a_chain_naming_an_unknown_store(settings):
 )
 def test_the_documented_variables_build_the_chain(env, chain):
     """The seed's variables (MONGO_URI, MONGO_BACKUP_URI, ...) map onto STORES and CHAIN."""
-    import subprocess
-    import sys
-
-    from tests.settings import TEST_ENV
-
     code = (
         "import json, django; django.setup(); from django.conf import settings as s; "
         "t = s.TELEMETRY; print(json.dumps([t['CHAIN'], "
@@ -101,8 +100,6 @@ def test_the_documented_variables_build_the_chain(env, chain):
         run_env.pop("TELEMETRY_BACKEND")
     done = subprocess.run([sys.executable, "-c", code], env=run_env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    import json
-
     got_chain, uris = json.loads(done.stdout)
     assert got_chain == chain
     if "MONGO_BACKUP_URI" in env:
