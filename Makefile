@@ -18,6 +18,16 @@ $(VENV)/.dev: $(VENV)/.base requirements/dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements/dev.txt
 	touch $@
 
+# A real MongoDB-protocol server for the tests only (tests/mongo_server.py): SecantusDB, beta
+# software under the GPL, in a virtualenv of its own so its dependencies never meet ours. It
+# is not in requirements/ and not in the Docker image. TEST_MONGO_URI=... uses a mongod instead.
+SECANTUSDB ?= SecantusDB==0.7.0b3
+MONGO_VENV ?= .mongo-venv
+$(MONGO_VENV)/.installed: Makefile
+	test -x $(MONGO_VENV)/bin/python || $(PYTHON) -m venv $(MONGO_VENV)
+	$(MONGO_VENV)/bin/python -m pip install --quiet "$(SECANTUSDB)"
+	echo "$(SECANTUSDB)" > $@
+
 # Development settings (DEBUG=true, default token allowed), only when there is no .env yet.
 .env:
 	cp .env.example .env
@@ -40,7 +50,7 @@ serve: migrate
 bench: $(VENV)/.base
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev $(MONGO_VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
@@ -52,4 +62,4 @@ format: $(VENV)/.dev
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) staticfiles test-artifacts .pytest_cache
+	rm -rf $(VENV) $(MONGO_VENV) staticfiles test-artifacts .pytest_cache

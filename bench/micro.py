@@ -130,14 +130,14 @@ def handoff(events: int, batch: int = 100) -> dict:
 
 
 def _backend():
-    from django.conf import settings
-    from django.utils.module_loading import import_string
+    from django.core.exceptions import ImproperlyConfigured
 
-    config = settings.TELEMETRY
+    from telemetry.backends import stores
+
     try:
-        return import_string(config["BACKEND"])(**config.get("OPTIONS", {}))
-    except ImportError as exc:
-        return f"{config['BACKEND']} cannot be imported yet ({exc})"
+        return stores[stores.default_alias()]
+    except ImproperlyConfigured as exc:
+        return f"the configured store cannot be built ({exc})"
 
 
 def store(events: int, batch: int = 10_000) -> dict:

@@ -224,6 +224,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Telemetry ------------------------------------------------------------------------------
+# Stores are configured Django's way (telemetry.backends): named {"BACKEND", "OPTIONS"}
+# entries, and the CHAIN writes try them in. The seed's variables build the usual chain:
+# MongoDB at MONGO_URI, then each MONGO_BACKUP_URI, then CSV files in CSV_FALLBACK_DIR.
 MONGO_URI = env.str("MONGO_URI", default="")
 # One or more comma-separated URIs tried, in order, when MONGO_URI fails.
 MONGO_BACKUP_URIS = env.list("MONGO_BACKUP_URI", default=[])
@@ -231,47 +234,67 @@ DB_NAME = env.str("DB_NAME", default="dgen_db")
 CSV_FALLBACK_DIR = Path(env.str("CSV_FALLBACK_DIR", default="telemetry_logs"))
 if not CSV_FALLBACK_DIR.is_absolute():
     CSV_FALLBACK_DIR = BASE_DIR / CSV_FALLBACK_DIR
-
 TELEMETRY_BACKEND = env.str("TELEMETRY_BACKEND", default="mongo" if MONGO_URI else "csv")
-# Seconds on the fallback (or a backup URI) before the configured store is tried again.
-TELEMETRY_RETRY_PRIMARY_INTERVAL = env.float("TELEMETRY_RETRY_PRIMARY_INTERVAL", default=30.0)
-TELEMETRY_BACKENDS = {
-    "mongo": {
-        "BACKEND": "telemetry.backends.mongo.MongoBackend",
-        "OPTIONS": {
-            "uris": [MONGO_URI, *MONGO_BACKUP_URIS] if MONGO_URI else MONGO_BACKUP_URIS,
-            "db_name": DB_NAME,
-            "collection": env.str("MONGO_COLLECTION", default="telemetry"),
-            "server_selection_timeout_ms": env.int("MONGO_TIMEOUT_MS", default=2000),
-            "write_concern": env.str("MONGO_WRITE_CONCERN", default="1"),
-            "retry_primary_interval": TELEMETRY_RETRY_PRIMARY_INTERVAL,
-        },
-    },
-    "csv": {
-        "BACKEND": "telemetry.backends.csv.CSVBackend",
-        "OPTIONS": {
-            "directory": CSV_FALLBACK_DIR,
-            "max_bytes": env.int("CSV_MAX_BYTES", default=100 * 1024 * 1024),
-            "daily": env.bool("CSV_ROTATE_DAILY", default=True),
-        },
+if TELEMETRY_BACKEND not in ("mongo", "csv"):
+    raise ImproperlyConfigured(
+        f"TELEMETRY_BACKEND must be 'mongo' or 'csv', not {TELEMETRY_BACKEND!r}."
+    )
+_journal = env.str("MONGO_JOURNAL", default="")
+# Days events are kept (unset: forever): a TTL index on MongoDB; prune_telemetry for files.
+TELEMETRY_RETENTION_DAYS = env.float("TELEMETRY_RETENTION_DAYS", default=None)
+# Every MongoDB store of the chain has these options, and its own URI.
+TELEMETRY_MONGO = {
+    "BACKEND": "telemetry.backends.mongo.MongoBackend",
+    "OPTIONS": {
+        "db_name": DB_NAME,
+        "collection": env.str("MONGO_COLLECTION", default="telemetry"),
+        "server_selection_timeout_ms": env.int("MONGO_TIMEOUT_MS", default=2000),
+        # Empty: the URI's w= (or the server's default, w:1).
+        "write_concern": env.str("MONGO_WRITE_CONCERN", default=""),
+        # true: acknowledged only once in the server's journal (survives a server crash).
+        "journal": env.bool("MONGO_JOURNAL") if _journal else None,
+        "retention_days": TELEMETRY_RETENTION_DAYS,
     },
 }
-if TELEMETRY_BACKEND not in TELEMETRY_BACKENDS:
-    raise ImproperlyConfigured(
-        f"TELEMETRY_BACKEND must be one of {sorted(TELEMETRY_BACKENDS)}, not {TELEMETRY_BACKEND!r}."
-    )
+
+
+def _mongo_store(uri: str) -> dict:
+    return {**TELEMETRY_MONGO, "OPTIONS": {**TELEMETRY_MONGO["OPTIONS"], "uri": uri}}
+
+
+TELEMETRY_STORES = {}
+if TELEMETRY_BACKEND == "mongo":
+    TELEMETRY_STORES["primary"] = _mongo_store(MONGO_URI)
+    for _n, _uri in enumerate(MONGO_BACKUP_URIS, start=1):
+        TELEMETRY_STORES["backup" if _n == 1 else f"backup{_n}"] = _mongo_store(_uri)
+TELEMETRY_STORES["csv"] = {
+    "BACKEND": "telemetry.backends.csv.CSVBackend",
+    "OPTIONS": {
+        "directory": CSV_FALLBACK_DIR,
+        "max_bytes": env.int("CSV_MAX_BYTES", default=100 * 1024 * 1024),
+        "daily": env.bool("CSV_ROTATE_DAILY", default=True),
+    },
+}
+TELEMETRY_SPOOL_DIR = Path(env.str("TELEMETRY_SPOOL_DIR", default=str(CSV_FALLBACK_DIR / "spool")))
 TELEMETRY = {
-    **TELEMETRY_BACKENDS[TELEMETRY_BACKEND],
+    "STORES": TELEMETRY_STORES,
+    # The order writes try the stores in (telemetry.backends.chain).
+    "CHAIN": list(TELEMETRY_STORES),
+    # Seconds a store that failed is left alone before it is tried again (once).
+    "RETRY_INTERVAL": env.float("TELEMETRY_RETRY_PRIMARY_INTERVAL", default=30.0),
     # Where events wait, one line each, until the writer has stored them.
     # Must be a local disk: liveness of its owners is told by flock.
-    "SPOOL_DIR": Path(env.str("TELEMETRY_SPOOL_DIR", default=str(CSV_FALLBACK_DIR / "spool"))),
+    "SPOOL_DIR": TELEMETRY_SPOOL_DIR,
     "SPOOL_SEGMENT_BYTES": env.int("TELEMETRY_SPOOL_SEGMENT_BYTES", default=16 * 1024 * 1024),
-    "FALLBACK": TELEMETRY_BACKENDS["csv"],
+    # Events no store will take, with the store's reason (telemetry.quarantine).
+    "QUARANTINE_DIR": Path(
+        env.str("TELEMETRY_QUARANTINE_DIR", default=str(TELEMETRY_SPOOL_DIR / "quarantine"))
+    ),
     "BATCH_SIZE": env.int("TELEMETRY_BATCH_SIZE", default=500),
     "FLUSH_INTERVAL": env.float("TELEMETRY_FLUSH_INTERVAL", default=1.0),
-    "RETRY_PRIMARY_INTERVAL": TELEMETRY_RETRY_PRIMARY_INTERVAL,
     # Seconds between looks for the spool segments of dead processes.
     "RECOVERY_INTERVAL": env.float("TELEMETRY_RECOVERY_INTERVAL", default=10.0),
+    "RETENTION_DAYS": TELEMETRY_RETENTION_DAYS,
     "EXCLUDED_PATHS": env.list(
         "TELEMETRY_EXCLUDED_PATHS",
         default=["/health", "/docs", "/redoc", "/api/schema/", "/static/", "/favicon.ico"],

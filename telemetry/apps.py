@@ -6,7 +6,7 @@ import threading
 from django.apps import AppConfig
 from django.core.signals import setting_changed
 
-TELEMETRY_SETTINGS = {"TELEMETRY", "TELEMETRY_BACKEND"}
+TELEMETRY_SETTINGS = {"TELEMETRY", "TELEMETRY_BACKEND", "TELEMETRY_MONGO"}
 
 
 class TelemetryConfig(AppConfig):

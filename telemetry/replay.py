@@ -1,9 +1,10 @@
-"""Importing CSV fallback files into MongoDB, exactly once.
+"""Importing CSV files (the fallback's, or any) into a store of the chain, exactly once.
 
-Each batch first asks MongoDB which of its event ids it already holds and inserts only the
-others; inserts are keyed by event id (`_id`) as well, so a run that is interrupted, or
-one racing another, never stores an event twice: run it again and it carries on. A file
-is moved to `archive/` beside it only once every row is in MongoDB.
+Each batch first asks the target which of its event ids it already holds and writes only
+the others; MongoDB also keys documents by event id, so a run that is interrupted, or one
+racing another, never stores an event twice: run it again and it carries on. Events the
+target refuses for what they hold are set aside in the quarantine, as the writer does. A
+file is moved to `archive/` beside it only once every row is stored or quarantined.
 """
 
 import logging
@@ -15,9 +16,11 @@ from pathlib import Path
 
 from django.conf import settings
 
-from telemetry.backends import get_backend, load_backend
+from telemetry.backends import load_store, stores
+from telemetry.backends.base import EventsRefused, TelemetryBackend
 from telemetry.backends.csv import CURRENT, CSVBackend, read_file
-from telemetry.backends.mongo import MongoBackend
+from telemetry.quarantine import Quarantine
+from telemetry.redact import describe_error
 
 logger = logging.getLogger("telemetry")
 
@@ -26,7 +29,7 @@ DEFAULT_BATCH_SIZE = 1000
 
 
 class ReplayError(Exception):
-    """The replay cannot start: no MongoDB to import into, or no such file."""
+    """The replay cannot start: no such target, file or directory, or the target is down."""
 
 
 @dataclass
@@ -35,54 +38,75 @@ class FileReplay:
 
     path: Path
     imported: int = 0
-    skipped: int = 0  # already in MongoDB (or twice in the file)
+    skipped: int = 0  # already in the target (or twice in the file)
+    quarantined: int = 0  # refused by the target for what they hold
     failed: int = 0  # rows that are not readable events
     archived_to: Path | None = None
 
 
-def mongo_target(uri: str | None = None) -> MongoBackend:
-    """MongoDB at `uri` (with the configured options), else the configured Mongo store."""
-    if uri:
-        config = settings.TELEMETRY_BACKENDS["mongo"]
-        backend = load_backend({**config, "OPTIONS": {**config["OPTIONS"], "uris": [uri]}})
+def replay_target(*, alias: str | None = None, mongo_uri: str | None = None) -> TelemetryBackend:
+    """The store to import into, checked to answer: a store of the chain by alias, a MongoDB
+    at `mongo_uri` (with the configured MongoDB options), or the chain's first store.
+
+    Raises ImproperlyConfigured for a wrong alias or URI, ReplayError when it does not
+    answer: either way before any file is touched.
+    """
+    if mongo_uri:
+        options = {**settings.TELEMETRY_MONGO["OPTIONS"], "uri": mongo_uri}
+        target, name = load_store({**settings.TELEMETRY_MONGO, "OPTIONS": options}), "--mongo-uri"
     else:
-        backend = get_backend()
-    if not isinstance(backend, MongoBackend):
+        name = alias or stores.default_alias()
+        target = stores[name]
+    health = target.health()
+    if not health["ok"]:
         raise ReplayError(
-            "No MongoDB to import into: telemetry is stored in CSV "
-            f"(TELEMETRY_BACKEND={settings.TELEMETRY_BACKEND}). Set MONGO_URI, or pass --mongo-uri."
+            f"The target store ({name}) does not answer: {describe_error(health['error'])}"
         )
-    return backend
+    return target
 
 
-def files_to_replay(*, files: Sequence[Path] = (), directory: Path | None = None) -> list[Path]:
-    """The files named, or every data file of `directory` (default: the CSV fallback's).
+def files_to_replay(
+    *, files: Sequence[Path] = (), directory: Path | None = None, target: TelemetryBackend
+) -> list[Path]:
+    """The files named, or every data file of `directory` (default: CSV_FALLBACK_DIR).
 
     A live `telemetry.csv` is rotated first, so no writer appends to a file being imported.
+    A store's own files are never imported into it (they would be archived away from it).
     """
     if files:
         missing = [str(path) for path in files if not Path(path).is_file()]
         if missing:
             raise ReplayError(f"No such file: {', '.join(missing)}")
-        return [_rotated(Path(path)) for path in files]
-    if directory is not None and not directory.is_dir():
-        raise ReplayError(f"No such directory: {directory}")
-    store = CSVBackend(directory or get_backend("fallback").directory)
-    store.rotate()
-    return [path for path in store.files() if path.name != CURRENT]
+        paths = [Path(path) for path in files]
+    else:
+        directory = directory or settings.CSV_FALLBACK_DIR
+        if not directory.is_dir():
+            raise ReplayError(f"No such directory: {directory}")
+        paths = CSVBackend(directory).files()
+    own = [str(path) for path in paths if target.owns(path)]
+    if own:
+        raise ReplayError(f"The target store holds these files itself: {', '.join(own)}")
+    return [rotated for path in paths if (rotated := _rotated(path)) is not None]
 
 
-def _rotated(path: Path) -> Path:
+def _rotated(path: Path) -> Path | None:
+    """The file to import: a live telemetry.csv is rotated first (None: it was empty)."""
     if path.name != CURRENT:
         return path
-    return CSVBackend(path.parent).rotate() or path
+    return CSVBackend(path.parent).rotate()
 
 
 def replay_file(
-    path: Path, *, target: MongoBackend, batch_size: int = DEFAULT_BATCH_SIZE, archive: bool = True
+    path: Path,
+    *,
+    target: TelemetryBackend,
+    quarantine: Quarantine | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    archive: bool = True,
 ) -> FileReplay:
-    """Import one file's events that MongoDB does not hold yet; archive it when complete."""
+    """Import one file's events the target does not hold yet; archive it when complete."""
     report = FileReplay(path)
+    quarantine = quarantine or Quarantine(settings.TELEMETRY["QUARANTINE_DIR"])
 
     def bad_row(line: int, reason: str) -> None:
         report.failed += 1
@@ -90,20 +114,26 @@ def replay_file(
 
     events = read_file(path, on_bad_row=bad_row)
     while batch := list(islice(events, batch_size)):
-        _import(batch, target, report)
+        _import(batch, target, quarantine, report)
     if archive and not report.failed:
         report.archived_to = _archive(path)
     return report
 
 
-def _import(batch: list[dict], target: MongoBackend, report: FileReplay) -> None:
+def _import(batch: list[dict], target, quarantine: Quarantine, report: FileReplay) -> None:
     identified = [event for event in batch if event["event_id"]]
     report.failed += len(batch) - len(identified)  # without an id it cannot be stored once
     unique = {event["event_id"]: event for event in identified}
     present = target.existing_ids(list(unique))
     new = [event for event_id, event in unique.items() if event_id not in present]
-    target.write_batch(new)
-    report.imported += len(new)
+    refused = {}
+    try:
+        target.write_batch(new)
+    except EventsRefused as exc:
+        refused = exc.refused
+        quarantine.events(new, refused, store=exc.store or "replay target")
+    report.quarantined += len(refused)
+    report.imported += len(new) - len(refused)
     report.skipped += len(identified) - len(new)
 
 

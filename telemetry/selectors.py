@@ -11,12 +11,13 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from dgen_ping_site.clock import iso_utc
-from telemetry.backends import get_backend
+from telemetry.backends import stores
 from telemetry.backends.base import Position, TelemetryBackend
 from telemetry.backends.csv import CSVBackend
 from telemetry.errors import StoreUnavailable
 from telemetry.query import EventFilter
-from telemetry.writer import describe_error, get_writer
+from telemetry.redact import describe_error
+from telemetry.writer import get_writer
 
 logger = logging.getLogger("telemetry")
 
@@ -24,10 +25,12 @@ logger = logging.getLogger("telemetry")
 def storage_health() -> dict:
     """Backend name and live status of telemetry storage, as /health reports it.
 
-    No I/O: the status is what this process's writer last saw. `status` is "connected",
-    "backup" (Mongo on a backup URI), "csv_fallback", "unavailable" (events wait in the
-    spool), "starting", or "misconfigured"; `spooled` counts this process's events not
-    stored yet.
+    No I/O: the status is what this process's writer last saw. `status` is "connected" (on
+    the chain's first store), "backup" or "csv_fallback" (on a later store of the chain),
+    "unavailable" (no store takes writes: events wait in the spool), "starting", or
+    "misconfigured"; `stores` lists the chain's stores with their state; `spooled`,
+    `quarantined` and `corrupt` count this process's events not stored yet, events set
+    aside because no store will take them, and spool lines that were not events.
     """
     try:
         status = get_writer().status()
@@ -36,12 +39,19 @@ def storage_health() -> dict:
     return {"backend": settings.TELEMETRY_BACKEND, **status}
 
 
+# What --source / ?source may also say: the store of record, and the end of the chain.
+SOURCE_ALIASES = {"default": 0, "fallback": -1}
+
+
 def reporting_backend(*, source: str = "default", csv_dir: Path | None = None) -> TelemetryBackend:
-    """The store a report reads: "default" (configured), "fallback" (CSV), or a CSV directory."""
+    """The store a report reads: a store alias, "default" (the chain's first store, the
+    store of record), "fallback" (the chain's last), or the CSV files of a directory."""
     if csv_dir is not None:
         return CSVBackend(csv_dir)
     with _reading():
-        return get_backend(source)
+        if source in SOURCE_ALIASES:
+            source = stores.chain_aliases()[SOURCE_ALIASES[source]]
+        return stores[source]
 
 
 def read_events(*, backend: TelemetryBackend, filters: EventFilter) -> Iterator[dict]:
@@ -50,8 +60,8 @@ def read_events(*, backend: TelemetryBackend, filters: EventFilter) -> Iterator[
         yield from backend.iter_events(filters)
 
 
-def read_cells(*, backend: CSVBackend, filters: EventFilter) -> Iterator[list[str]]:
-    """Matching events of a CSV store as their stored cells, streamed."""
+def read_cells(*, backend: TelemetryBackend, filters: EventFilter) -> Iterator[list[str]]:
+    """Matching events as CSV cells (FIELDS order), streamed."""
     with _reading():
         yield from backend.iter_cells(filters)
 

@@ -7,19 +7,26 @@ not the machine losing power (no fsync: that would cost milliseconds per request
 
 The owner holds an flock on its segment for as long as it lives, and records in
 `<segment>.ckpt` the byte offset up to which events are stored. A segment whose flock can be
-taken belongs to a dead process: `adopt_orphans()` hands its unshipped lines to someone
-else. The checkpoint is saved after a batch is stored, so a crash in between can ship that
-batch twice; whoever ships an orphan must drop events the store already has.
+taken belongs to a dead process: telemetry.recovery hands its unshipped lines to a store.
+The checkpoint is saved after a batch is stored, so a crash in between can ship that batch
+twice; whoever ships an orphan must drop events the store already has.
+
+`Spool` is the appending side, on the request threads; telemetry.shipper reads segments.
 """
 
 import errno
 import fcntl
 import json
+import logging
 import os
+import threading
 import time
+from collections import deque
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+logger = logging.getLogger("telemetry")
 
 SUFFIX = ".spool"
 CHECKPOINT_SUFFIX = ".ckpt"
@@ -28,11 +35,16 @@ _READ_CHUNK = 256 * 1024
 
 @dataclass
 class Batch:
-    """Events read from a segment, and the offset to checkpoint once they are stored."""
+    """Events read from a segment, and the offset to checkpoint once they are stored.
 
-    segment: "Segment"
+    `corrupt` holds the lines that are not events (torn by disk corruption or edited by
+    hand), with the reason: they are set aside with the events a store refuses.
+    """
+
+    segment: "Segment | None"
     events: list[dict]
     end: int
+    corrupt: list[tuple[bytes, str]] = field(default_factory=list)
 
 
 class Segment:
@@ -44,7 +56,7 @@ class Segment:
         self.checkpoint_path = path.with_name(path.name + CHECKPOINT_SUFFIX)
         self.shipped = _read_checkpoint(self.checkpoint_path)
         self.size = os.fstat(fd).st_size
-        self.corrupt_lines = 0
+        self.unsure = False  # a failed ship may have stored part of the next batch
 
     @classmethod
     def create(cls, directory: Path) -> "Segment":
@@ -83,9 +95,9 @@ class Segment:
     def read(self, max_events: int) -> Batch | None:
         """Up to max_events complete lines after the checkpoint; None when there are none."""
         start = offset = self.shipped
-        events: list[dict] = []
+        batch = Batch(self, [], start)
         chunk_size = _READ_CHUNK
-        while len(events) < max_events and offset < self.size:
+        while len(batch.events) < max_events and offset < self.size:
             chunk = os.pread(self.fd, min(chunk_size, self.size - offset), offset)
             cut = chunk.rfind(b"\n")
             if cut < 0:
@@ -93,18 +105,13 @@ class Segment:
                     break  # an unfinished last line: being written, or cut off by a crash
                 chunk_size *= 2  # one line longer than the chunk
                 continue
-            for line in chunk[:cut].split(b"\n")[: max_events - len(events)]:
+            for line in chunk[:cut].split(b"\n")[: max_events - len(batch.events)]:
                 offset += len(line) + 1
-                self._parse_into(events, line)
+                _parse_into(batch, line)
         if offset == start:
             return None
-        return Batch(self, events, offset)
-
-    def _parse_into(self, events: list[dict], line: bytes) -> None:
-        try:
-            events.append(json.loads(line))
-        except ValueError:
-            self.corrupt_lines += 1  # only disk corruption can do this; counted in status
+        batch.end = offset
+        return batch
 
     def commit(self, batch: Batch) -> None:
         """Record that the batch's events are stored."""
@@ -134,6 +141,117 @@ class Segment:
         self.close(remove=False)
 
 
+def parse_lines(lines: Collection[bytes]) -> Batch:
+    """Spool lines (held in memory) as a batch of events and corrupt lines."""
+    batch = Batch(None, [], 0)
+    for line in lines:
+        _parse_into(batch, line.rstrip(b"\n"))
+    return batch
+
+
+def _parse_into(batch: Batch, line: bytes) -> None:
+    # json, not orjson: a line spooled by an older version may hold an integer beyond 64
+    # bits, which orjson would read as a float.
+    try:
+        event = json.loads(line)
+    except (ValueError, RecursionError) as exc:
+        batch.corrupt.append((line, f"unreadable spool line: {exc}"))
+        return
+    if not isinstance(event, dict) or not isinstance(event.get("event_id"), str):
+        batch.corrupt.append((line, "spool line is not an event (no event_id)"))
+        return
+    batch.events.append(event)
+
+
+class Spool:
+    """This process's side of the spool: request threads append, the shipper reads.
+
+    Appends go to the current segment, which is replaced by a fresh one once it is large
+    (the old one drains, then goes). If the spool cannot be written (disk full, directory
+    unwritable), lines wait in a bounded in-memory overflow instead; past its bound they
+    are counted as dropped and logged.
+    """
+
+    def __init__(self, directory: Path, segment_bytes: int, max_overflow: int = 10_000):
+        self.directory = Path(directory)
+        self.segment_bytes = segment_bytes
+        self.max_overflow = max_overflow
+        self.lock = threading.Lock()
+        self.current: Segment | None = None
+        self.draining: list[Segment] = []  # replaced, not yet fully shipped
+        self.overflow: deque[bytes] = deque()
+        self.appended = self.dropped = 0
+
+    def append(self, line: bytes) -> bool:
+        """Add one line (on disk before this returns, or held in memory); False if dropped."""
+        with self.lock:
+            if self._to_disk(line) or self._to_memory(line):
+                self.appended += 1
+                return True
+            return False
+
+    def _to_disk(self, line: bytes) -> bool:
+        try:
+            if self.current is None:
+                self.current = Segment.create(self.directory)
+            self.current.append(line)
+            return True
+        except OSError as exc:
+            if not self.overflow:
+                logger.error("Telemetry spool unwritable (%s); holding events in memory.", exc)
+            return False
+
+    def _to_memory(self, line: bytes) -> bool:
+        if len(self.overflow) < self.max_overflow:
+            self.overflow.append(line)
+            return True
+        self.dropped += 1
+        if self.dropped == 1:
+            logger.error("Telemetry overflow full: events are being dropped.")
+        return False
+
+    def segments(self) -> list[Segment]:
+        """Our segments, oldest first: what the shipper has to read."""
+        return [*self.draining, *filter(None, [self.current])]
+
+    def drained(self, segment: Segment) -> None:
+        """A replaced segment is fully shipped: delete it."""
+        if segment in self.draining:
+            self.draining.remove(segment)
+            segment.close(remove=True)
+
+    def rotate_if_large(self) -> None:
+        """Start a new segment once the current one is big; the old one drains, then goes."""
+        if self.current is None or self.current.size < self.segment_bytes:
+            return
+        try:
+            fresh = Segment.create(self.directory)
+        except OSError as exc:
+            logger.warning("Telemetry spool: cannot start a new segment (%s)", exc)
+            return
+        with self.lock:
+            old, self.current = self.current, fresh
+        if old.pending_bytes:
+            self.draining.append(old)
+        else:
+            old.close(remove=True)
+
+    def close(self) -> None:
+        """Release our segments; those still holding unshipped lines stay for the next
+        process to adopt."""
+        with self.lock:
+            segments, self.current, self.draining = self.segments(), None, []
+        for segment in segments:
+            segment.close(remove=segment.pending_bytes == 0)
+        if self.overflow:
+            logger.error("Telemetry: %d events lost (spool unwritable)", len(self.overflow))
+
+    def forget(self) -> None:
+        """In a forked child: let go of the parent's files without touching them."""
+        for segment in self.segments():
+            segment.forget()
+
+
 def other_segments(directory: Path, own: Collection[Path]) -> list[Path]:
     """Segment files other than ours: their owners may be alive or dead (see adopt)."""
     try:
@@ -145,8 +263,36 @@ def other_segments(directory: Path, own: Collection[Path]) -> list[Path]:
 def remove_stray_checkpoints(directory: Path) -> None:
     """Checkpoints whose segment is gone: left by a crash between the two unlinks."""
     for path in directory.glob("*" + SUFFIX + CHECKPOINT_SUFFIX):
-        if not path.with_name(path.name[: -len(CHECKPOINT_SUFFIX)]).exists():
+        if not _segment_of(path).exists():
             _unlink(path)
+
+
+def prune(directory: Path, before: float, *, dry_run: bool = False) -> list[Path]:
+    """Delete what dead processes left (segments, checkpoints) last written before `before`
+    (a time.time() value); live processes' segments are never touched."""
+    old = []
+    for path in sorted(directory.glob("*" + SUFFIX)):
+        segment = Segment.adopt(path) if _mtime(path) < before else None
+        if segment is not None:
+            old += [p for p in (path, segment.checkpoint_path) if p.exists()]
+            segment.close(remove=not dry_run)
+    for path in directory.glob("*" + SUFFIX + CHECKPOINT_SUFFIX):
+        if path not in old and _mtime(path) < before and not _segment_of(path).exists():
+            old.append(path)
+            if not dry_run:
+                _unlink(path)
+    return old
+
+
+def _segment_of(checkpoint: Path) -> Path:
+    return checkpoint.with_name(checkpoint.name[: -len(CHECKPOINT_SUFFIX)])
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return float("inf")
 
 
 def _read_checkpoint(path: Path) -> int:

@@ -1,5 +1,6 @@
 """Fixtures shared by every test package."""
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from rest_framework.test import APIClient
 from accounts.tokens import issue_token
 from telemetry.backends.csv import CSVBackend
 from telemetry.writer import get_writer
+from tests import mongo_server as mongo
 from tests.redis_server import redis_url  # noqa: F401 (a fixture: one redis-server a module)
 
 
@@ -62,10 +64,66 @@ def recorded(settings, tmp_path, csv_config) -> Recorded:
     """The whole pipeline (middleware -> spool -> writer -> CSV) in this test's directories."""
     settings.TELEMETRY = {
         **settings.TELEMETRY,
-        **csv_config,
-        "FALLBACK": csv_config,
+        "STORES": {"csv": csv_config},
+        "CHAIN": ["csv"],
         "SPOOL_DIR": tmp_path / "spool",
+        "QUARANTINE_DIR": tmp_path / "quarantine",
         "FLUSH_INTERVAL": 0.05,
     }
     settings.TELEMETRY_BACKEND = "csv"
     return Recorded(tmp_path / "csv")
+
+
+# --- a real MongoDB-protocol server (tests/mongo_server.py) ----------------------------------
+
+
+def _require_secantus() -> None:
+    if not mongo.available():
+        pytest.fail(
+            f"No MongoDB test server: {mongo.SECANTUSD} is missing. `make test` installs "
+            "SecantusDB into .mongo-venv; or set TEST_MONGO_URI to a running mongod."
+        )
+
+
+@pytest.fixture(scope="session")
+def mongo_server(tmp_path_factory):
+    """One real server shared by the tests that do not stop it (each uses its own database)."""
+    if mongo.EXTERNAL_URI:
+        yield mongo.ExternalServer(mongo.EXTERNAL_URI)
+        return
+    _require_secantus()
+    server = mongo.MongoServer(tmp_path_factory.mktemp("mongo") / "data").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mongo_db(mongo_server):
+    """A database of its own on the shared server, dropped afterwards."""
+    name = f"dgen_test_{uuid.uuid4().hex[:10]}"
+    yield name
+    with mongo_server.client() as client:
+        client.drop_database(name)
+
+
+@pytest.fixture
+def mongo_servers(tmp_path):
+    """mongo_servers(n): n fresh servers this test may kill and restart (SecantusDB, with
+    --sync-on-commit so that what they acknowledged survives a SIGKILL); all stopped after."""
+    _require_secantus()
+    started: list[mongo.MongoServer] = []
+
+    def start(count: int = 1) -> list[mongo.MongoServer]:
+        servers = []
+        for _ in range(count):
+            path = tmp_path / f"mongo{len(started)}" / "data"
+            started.append(mongo.MongoServer(path, sync_on_commit=True))
+            servers.append(started[-1])
+            servers[-1].launch()  # side by side: they come up together
+        for server in servers:
+            server.wait_until_serving()
+        return servers
+
+    yield start
+    for server in started:
+        server.kill()

@@ -1,10 +1,12 @@
-"""The interface every telemetry store implements."""
+"""The interface every telemetry store implements, and the errors a write can end with."""
 
 import heapq
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
+from pathlib import Path
 
 from telemetry.query import EventFilter
+from telemetry.schema import FIELDS, csv_cell
 
 # Where a page of newest-first events ends: (timestamp, event_id) of its last event.
 Position = tuple[str, str]
@@ -13,12 +15,40 @@ Position = tuple[str, str]
 class PartialWrite(Exception):
     """write_batch stored part of the batch, then failed; `stored_ids` are the stored events.
 
-    The writer sends only the others to the fallback store, so none is stored in both.
+    The store is in trouble (not the events): the others may be retried, here or elsewhere,
+    and only the others, so none is stored twice.
     """
 
     def __init__(self, message: str, stored_ids: set[str]):
         super().__init__(message)
         self.stored_ids = stored_ids
+
+
+class EventsRefused(PartialWrite):
+    """The store works, and stored every event but these, which it refuses for what they hold.
+
+    `refused` maps an event id to the store's reason. Retrying them cannot help: the writer,
+    the recovery and the replay set them aside in the quarantine (telemetry.quarantine).
+    """
+
+    def __init__(self, refused: dict[str, str], stored_ids: set[str], store: str = ""):
+        first = next(iter(refused.values()), "")
+        super().__init__(f"{len(refused)} event(s) refused: {first}", stored_ids)
+        self.refused = refused
+        self.store = store  # which store refused them (the chain names it)
+
+
+class UncertainWrite(Exception):
+    """The store lost touch with the write after sending it: it may hold any of `ids`.
+
+    (A server killed between storing a batch and acknowledging it.) The chain writes the
+    events elsewhere, and once this store answers again, asks it which it holds and removes
+    those from where they went (telemetry.backends.chain), so none is stored twice.
+    """
+
+    def __init__(self, message: str, ids: set[str]):
+        super().__init__(message)
+        self.ids = ids
 
 
 class TelemetryBackend:
@@ -27,14 +57,24 @@ class TelemetryBackend:
     Events are complete dicts as telemetry.schema.build_event returns them.
     """
 
+    # What /health's database.status says while this store takes the writes in place of the
+    # first store of the chain (telemetry.backends.chain).
+    fallback_status = "fallback"
+
     def write_batch(self, events: Sequence[dict]) -> None:
-        """Store all events or raise (PartialWrite when it knows some were stored); a batch
-        that raised may be retried whole."""
+        """Store all events or raise: EventsRefused for events it will never take,
+        PartialWrite when it knows some were stored, anything else when it cannot write now.
+        A batch that raised may be retried whole."""
         raise NotImplementedError
 
     def iter_events(self, filters: EventFilter | None = None) -> Iterator[dict]:
         """Yield matching events, roughly oldest first, in constant memory."""
         raise NotImplementedError
+
+    def iter_cells(self, filters: EventFilter | None = None) -> Iterator[list[str]]:
+        """iter_events' events as CSV cells in FIELDS order (stores keeping CSV do it faster)."""
+        for event in self.iter_events(filters):
+            yield [csv_cell(event.get(name)) for name in FIELDS]
 
     def recent_events(
         self, filters: EventFilter | None = None, before: Position | None = None, limit: int = 100
@@ -66,9 +106,21 @@ class TelemetryBackend:
         """Check the store now: {"ok": bool, "error": str | None} (may do I/O)."""
         raise NotImplementedError
 
-    def mode(self) -> str:
-        """Where writes go, without I/O: "connected", or "backup" when on a backup location."""
-        return "connected"
+    def prune(self, before: datetime, *, dry_run: bool = False) -> list[Path]:
+        """Delete files holding only events older than `before`; the paths (to be) deleted.
+
+        Stores that expire data themselves (a TTL index) have nothing to do.
+        """
+        return []
+
+    def discard(self, ids: Collection[str]) -> bool:
+        """Delete these events if stored (copies the chain found in a store of record too);
+        False if this store cannot delete single events."""
+        return False
+
+    def owns(self, path: Path) -> bool:
+        """Whether this file is part of the store (a replay must not import it into it)."""
+        return False
 
     def close(self) -> None:
         """Release connections and files; the instance may be used again afterwards."""

@@ -16,18 +16,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from telemetry import schema
-from telemetry.backends.base import TelemetryBackend
+from telemetry.backends.base import EventsRefused, TelemetryBackend
 from telemetry.query import EventFilter, check_group_by
 from telemetry.usage import aggregate
 
 CURRENT = "telemetry.csv"
 ROTATED_GLOB = "telemetry-*.csv"
+# Where replay_telemetry moves the files it imported whole.
+ARCHIVED_GLOB = "archive/*.csv"
 # The first cell of a row: its event id (ids never need quoting).
 _ROW_ID = re.compile(rb"^([^,\r\n\"]+),", re.MULTILINE)
 _SCAN_CHUNK = 4 * 1024 * 1024
+# The csv module refuses to read a cell over 128 KiB by default, and an event can carry
+# more (a long upstream error, a large `extra`): a row that was written must read back.
+csv.field_size_limit(2**31 - 1)
 
 
 class CSVBackend(TelemetryBackend):
+    fallback_status = "csv_fallback"
+
     def __init__(
         self, directory: str | os.PathLike, max_bytes: int = 100 * 1024 * 1024, daily: bool = True
     ):
@@ -44,9 +51,17 @@ class CSVBackend(TelemetryBackend):
     def write_batch(self, events: Sequence[dict]) -> None:
         if not events:
             return
+        rows, refused = _encoded_rows(events)
+        if rows:
+            self._append(rows)
+        if refused:
+            stored = {event["event_id"] for event in events} - set(refused)
+            raise EventsRefused(refused, stored)
+
+    def _append(self, rows: bytes) -> None:
         with self._locked_current() as fd:
             size = os.fstat(fd).st_size
-            data = schema.csv_rows(events, header=size == 0).encode()
+            data = (schema.CSV_HEADER.encode() if size == 0 else b"") + rows
             try:
                 _write_all(fd, data)
             except OSError:
@@ -154,6 +169,20 @@ class CSVBackend(TelemetryBackend):
                 break
         return {i.decode() for i in found}
 
+    def prune(self, before: datetime, *, dry_run: bool = False) -> list[Path]:
+        """Rotated and archived files last written before `before` (never the live file)."""
+        candidates = [*self.directory.glob(ROTATED_GLOB), *self.directory.glob(ARCHIVED_GLOB)]
+        old = sorted(
+            p for p in candidates if (_mtime(p) or before.timestamp()) < before.timestamp()
+        )
+        if not dry_run:
+            for path in old:
+                path.unlink(missing_ok=True)
+        return old
+
+    def owns(self, path: Path) -> bool:
+        return Path(path).resolve().parent == self.directory.resolve()
+
     def health(self) -> dict:
         """Whether the current file opens for appending, as a write would open it.
 
@@ -166,6 +195,22 @@ class CSVBackend(TelemetryBackend):
         except OSError as exc:
             return {"ok": False, "error": f"{self.path} is not writable: {exc.strerror}"}
         return {"ok": True, "error": None}
+
+
+def _encoded_rows(events: Sequence[dict]) -> tuple[bytes, dict[str, str]]:
+    """The events' rows as UTF-8, and why the rows that cannot be written (text that is not
+    Unicode, such as a lone surrogate) cannot: those are left out, not the whole batch."""
+    try:
+        return schema.csv_rows(events).encode(), {}
+    except (UnicodeError, ValueError, TypeError):
+        pass
+    rows, refused = [], {}
+    for event in events:
+        try:
+            rows.append(schema.csv_rows([event]).encode())
+        except (UnicodeError, ValueError, TypeError) as exc:
+            refused[event["event_id"]] = f"{type(exc).__name__}: {exc}"
+    return b"".join(rows), refused
 
 
 def _matches(filters: EventFilter, cells: list[str]) -> bool:

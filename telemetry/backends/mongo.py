@@ -1,15 +1,18 @@
-"""Events in a MongoDB collection, failing over from MONGO_URI to the MONGO_BACKUP_URI list.
+"""Events in one MongoDB collection, at one URI.
 
 Each event is one document whose `_id` is the event id, so a batch written twice (after a
 timeout, a crash, a replay) is stored once: duplicate-key errors count as written.
-`timestamp` is stored as a BSON date so Mongo's own date tools and indexes work on it.
+`timestamp` is stored as a BSON date so Mongo's own date tools, indexes and TTL work on it.
 
-Clients are created on first use, in the process that uses them: never at import time and
-never before gunicorn forks its workers (pymongo clients are not fork-safe).
+This store knows nothing of backups: a backup server is another store of the chain
+(telemetry.backends.chain), configured in settings.TELEMETRY["STORES"].
+
+The client is created on first use, in the process that uses it: never at import time and
+never before gunicorn forks its workers (pymongo clients are not fork-safe). The indexes
+the queries need are created then too, idempotently.
 """
 
 import threading
-import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import UTC, datetime
 
@@ -17,114 +20,149 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from dgen_ping_site.clock import iso_utc
-from telemetry.backends.base import PartialWrite, Position, TelemetryBackend
+from telemetry.backends.base import (
+    EventsRefused,
+    PartialWrite,
+    Position,
+    TelemetryBackend,
+    UncertainWrite,
+)
 from telemetry.query import GROUP_FIELDS, EventFilter, check_group_by, parse_timestamp
 from telemetry.schema import FIELDS
 from telemetry.usage import COST_FIELD, PERCENTILES, TOKEN_FIELDS, sort_key
 
 try:
+    import bson
     import pymongo
-    from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure
+    from pymongo.errors import (
+        BulkWriteError,
+        ConnectionFailure,
+        InvalidURI,
+        OperationFailure,
+        ServerSelectionTimeoutError,
+        WriteConcernError,
+    )
+    from pymongo.uri_parser import parse_uri
 except ImportError:  # pragma: no cover - pymongo is in requirements/base.txt
     pymongo = None
 
 DUPLICATE_KEY = 11000
-INDEXED_FIELDS = ("timestamp", "soeid", "project_name", "model")
+# Server refusals that are about the document itself, not the server's state: retrying
+# cannot help. (Anything else, e.g. NotWritablePrimary, may pass on a retry or elsewhere.)
+REFUSAL_CODES = {
+    2,  # BadValue
+    14,  # TypeMismatch
+    15,  # Overflow
+    52,  # DollarPrefixedFieldName
+    55,  # InvalidDBRef
+    56,  # EmptyFieldName
+    57,  # DottedFieldName
+    121,  # DocumentValidationFailure
+    10334,  # BSONObjectTooLarge
+    17280,  # KeyTooLong
+    17419,  # document too large after update
+}
+# The equality filters of EventFilter, each with the time range after it: what the report
+# queries (telemetry.query) select by. Group-by keys are read from the matched documents.
+FILTERED_FIELDS = ("soeid", "project_name", "model", "event_type")
+SECONDS_PER_DAY = 86400
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 
 
 class MongoBackend(TelemetryBackend):
+    fallback_status = "backup"
+
     def __init__(
         self,
-        uris: Sequence[str],
+        uri: str,
         db_name: str = "dgen_db",
         collection: str = "telemetry",
         server_selection_timeout_ms: int = 2000,
-        write_concern: str | int = 1,
-        retry_primary_interval: float = 30.0,
+        write_concern: str | int | None = None,
+        journal: bool | None = None,
+        retention_days: float | None = None,
         client_factory: str = "pymongo.MongoClient",
     ):
         if pymongo is None:
             raise ImproperlyConfigured("MongoBackend needs pymongo: pip install pymongo.")
-        self.uris = [uri for uri in uris if uri]
-        if not self.uris:
-            raise ImproperlyConfigured(
-                "MongoBackend needs a URI: set MONGO_URI (and optionally MONGO_BACKUP_URI), "
-                "or TELEMETRY_BACKEND=csv."
-            )
+        self.uri = _checked_uri(uri)
         self.db_name = db_name
         self.collection_name = collection
         self.timeout_ms = server_selection_timeout_ms
-        self.write_concern = _write_concern(write_concern)
-        self.retry_primary_interval = retry_primary_interval
+        self.write_concern = _write_concern(write_concern, journal)
+        self.retention_days = retention_days
         self.client_factory = _import_factory(client_factory)
         self._lock = threading.Lock()
-        self._collections: dict[int, object] = {}
-        self._active = 0
-        self._retry_primary_at = 0.0
+        self._collection = None
         self._percentile_operator = True  # until the server says it has no $percentile
 
-    # --- connections and failover ---------------------------------------------------------
+    # --- the connection -------------------------------------------------------------------
 
-    def _collection(self, index: int):
+    def collection(self):
+        """The collection, connected (lazily) and indexed on first use in this process."""
         with self._lock:
-            if index not in self._collections:
-                self._collections[index] = self._connect(self.uris[index])
-            return self._collections[index]
+            if self._collection is None:
+                collection = self._connect()
+                ensure_indexes(collection, self.retention_days)
+                self._collection = collection
+            return self._collection
 
-    def _connect(self, uri: str):
-        # A few seconds, not pymongo's 30, so failing over to the backup takes <= 5 s.
+    def _connect(self):
+        # A few seconds, not pymongo's 30, so the chain moves on to the next store quickly.
         client = self.client_factory(
-            uri,
+            self.uri,
             serverSelectionTimeoutMS=self.timeout_ms,
             connectTimeoutMS=self.timeout_ms,
             socketTimeoutMS=max(10_000, self.timeout_ms),
             tz_aware=True,
             appname="dgen-ping",
         )
-        collection = client[self.db_name][self.collection_name].with_options(
-            write_concern=pymongo.WriteConcern(w=self.write_concern)
-        )
-        return _Indexed(collection)
-
-    def _order(self) -> list[int]:
-        """URIs to try: the one in use, or the first again once its retry time has come."""
-        start = self._active
-        if start and time.monotonic() >= self._retry_primary_at:
-            start = 0
-        return [*range(start, len(self.uris)), *range(start)]
+        collection = client[self.db_name][self.collection_name]
+        if not self.write_concern:
+            return collection  # the URI's (w=, journal=) or the server's default
+        # Only what was set here replaces the URI's settings: journal=true in the URI stays.
+        merged = {**collection.write_concern.document, **self.write_concern}
+        return collection.with_options(write_concern=pymongo.WriteConcern(**merged))
 
     def _run(self, operation: Callable):
-        """operation(collection) on the first URI that answers; raises the last failure."""
-        failure = None
-        for index in self._order():
-            try:
-                collection = self._collection(index)
-                collection.ensure_indexes()
-                result = operation(collection.collection)
-            except ConnectionFailure as exc:
-                failure = exc
-                continue
-            if index and index != self._active:
-                self._retry_primary_at = time.monotonic() + self.retry_primary_interval
-            self._active = index
-            return result
-        raise failure
-
-    def mode(self) -> str:
-        return "backup" if self._active else "connected"
+        return operation(self.collection())
 
     def close(self) -> None:
         with self._lock:
-            collections, self._collections = self._collections, {}
-        for indexed in collections.values():
-            indexed.collection.database.client.close()
+            collection, self._collection = self._collection, None
+        if collection is not None:
+            collection.database.client.close()
 
     # --- the contract ---------------------------------------------------------------------
 
     def write_batch(self, events: Sequence[dict]) -> None:
-        if events:
-            documents = [to_document(event) for event in events]
-            self._run(lambda collection: _insert(collection, documents))
+        if not events:
+            return
+        documents, refused = _documents(events)
+        try:
+            self._insert(documents, refused)
+        except (bson.errors.InvalidDocument, OverflowError):
+            # One document BSON cannot encode fails the whole call: find it, send the rest.
+            documents, refused = _encodable(documents, refused)
+            self._insert(documents, refused)
+        if refused:
+            raise EventsRefused(refused, {document["_id"] for document in documents})
+
+    def _insert(self, documents: list[dict], refused: dict[str, str]) -> None:
+        collection = self.collection()
+        try:
+            _insert(collection, documents, refused)
+        except ServerSelectionTimeoutError:
+            raise  # no server to send them to: nothing was sent
+        except (ConnectionFailure, WriteConcernError) as exc:
+            # Sent, then the connection broke (or the write may not last): the server may
+            # hold any of them.
+            ids = {document["_id"] for document in documents}
+            raise UncertainWrite(f"{type(exc).__name__}: {exc}", ids) from exc
+
+    def discard(self, ids: Collection[str]) -> bool:
+        self._run(lambda c: c.delete_many({"_id": {"$in": list(ids)}}))
+        return True
 
     def iter_events(self, filters: EventFilter | None = None) -> Iterator[dict]:
         query = to_query(filters or EventFilter())
@@ -175,18 +213,26 @@ class MongoBackend(TelemetryBackend):
         return {"ok": True, "error": None}
 
 
-class _Indexed:
-    """A collection and whether its indexes were ensured (once per client)."""
+def _checked_uri(uri: str) -> str:
+    """The URI, if it is one: a typo is a configuration error, not a store that is down."""
+    if not uri:
+        raise ImproperlyConfigured(
+            "MongoBackend needs a URI: set MONGO_URI (and optionally MONGO_BACKUP_URI), "
+            "or TELEMETRY_BACKEND=csv."
+        )
+    try:
+        if not uri.startswith("mongodb+srv://"):  # an SRV URI is resolved by DNS: not here
+            parse_uri(uri)
+    except (InvalidURI, ValueError) as exc:
+        raise ImproperlyConfigured(f"{_safe(uri)!r} is not a MongoDB URI: {exc}") from None
+    return uri
 
-    def __init__(self, collection):
-        self.collection = collection
-        self.done = False
 
-    def ensure_indexes(self) -> None:
-        if not self.done:
-            for name in INDEXED_FIELDS:
-                self.collection.create_index(name)
-            self.done = True
+def _safe(uri: str) -> str:
+    """A URI without its password, for messages."""
+    scheme, sep, rest = uri.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    return f"{scheme}{sep}***@{host}" if at else uri
 
 
 def _import_factory(path: str) -> Callable:
@@ -196,25 +242,109 @@ def _import_factory(path: str) -> Callable:
         raise ImproperlyConfigured(f"MongoBackend client_factory {path!r}: {exc}") from exc
 
 
-def _write_concern(value: str | int) -> str | int:
-    return int(value) if str(value).isdigit() else value
+def _write_concern(w: str | int | None, journal: bool | None) -> dict:
+    """The write concern options set here ({} = leave them to the URI and the server)."""
+    options = {}
+    if w not in (None, ""):
+        options["w"] = int(w) if str(w).isdigit() else w
+    if journal is not None:
+        options["j"] = journal
+    return options
 
 
-def _insert(collection, documents: list[dict]) -> None:
+# --- indexes --------------------------------------------------------------------------------
+
+
+def index_specs(retention_days: float | None) -> list[tuple[list, dict]]:
+    """(keys, options) of every index the queries need.
+
+    Time alone (ranges, oldest-first exports, newest-first pages; a TTL index when events
+    expire), and each equality filter followed by time, so a report on one SOEID, project,
+    model or event type over a period reads only that part of the index.
+    """
+    ttl = {}
+    if retention_days:
+        ttl = {"expireAfterSeconds": int(retention_days * SECONDS_PER_DAY)}
+    specs = [([("timestamp", 1)], ttl)]
+    specs += [([(field, 1), ("timestamp", 1)], {}) for field in FILTERED_FIELDS]
+    return specs
+
+
+def ensure_indexes(collection, retention_days: float | None) -> None:
+    """Create the indexes (a no-op when they exist); change the TTL if the retention did."""
+    for keys, options in index_specs(retention_days):
+        try:
+            collection.create_index(keys, **options)
+        except OperationFailure as exc:
+            if exc.code not in (85, 86):  # IndexOptionsConflict, IndexKeySpecsConflict
+                raise
+            _set_expiry(collection, keys, options.get("expireAfterSeconds"))
+
+
+def _set_expiry(collection, keys: list, seconds: int | None) -> None:
+    """The time index exists with another TTL: change it in place, or make it plain again."""
+    if seconds is not None:
+        index = {"keyPattern": dict(keys), "expireAfterSeconds": seconds}
+        collection.database.command("collMod", collection.name, index=index)
+        return
+    collection.drop_index(keys)
+    collection.create_index(keys)
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def _documents(events: Sequence[dict]) -> tuple[list[dict], dict[str, str]]:
+    """The events as documents, and why those that cannot be one (a bad timestamp) cannot."""
+    documents, refused = [], {}
+    for event in events:
+        try:
+            documents.append(to_document(event))
+        except (TypeError, ValueError) as exc:
+            refused[event["event_id"]] = f"not storable: {exc}"
+    return documents, refused
+
+
+def _encodable(documents: list[dict], refused: dict[str, str]) -> tuple[list[dict], dict]:
+    """The documents BSON can encode, and the reasons the others cannot be (NUL in a key,
+    an integer beyond 64 bits, too large...) added to `refused`."""
+    good = []
+    for document in documents:
+        try:
+            size = len(bson.encode(document))
+        except (bson.errors.InvalidDocument, OverflowError, TypeError, ValueError) as exc:
+            refused[document["_id"]] = f"{type(exc).__name__}: {exc}"
+            continue
+        if size > MAX_DOCUMENT_BYTES:
+            refused[document["_id"]] = f"document of {size} bytes: the limit is 16 MiB"
+            continue
+        good.append(document)
+    return good, refused
+
+
+def _insert(collection, documents: list[dict], refused: dict[str, str]) -> None:
+    """insert_many, unordered; refusals of single documents are added to `refused`."""
     try:
         collection.insert_many(documents, ordered=False)
     except BulkWriteError as exc:
         details = exc.details
-        others = [e for e in details.get("writeErrors", []) if e.get("code") != DUPLICATE_KEY]
         if details.get("writeConcernErrors"):
-            raise  # the writes happened but may not last: say nothing was stored
+            # The writes happened but may not last: say nothing is known to be stored.
+            raise WriteConcernError(str(details["writeConcernErrors"][0])) from exc
+        errors = [e for e in details.get("writeErrors", []) if e.get("code") != DUPLICATE_KEY]
+        for error in errors:
+            if error.get("code") in REFUSAL_CODES:
+                refused[documents[error["index"]]["_id"]] = f"{error['code']}: {error['errmsg']}"
+        failed = {error["index"] for error in errors}
+        others = [e for e in errors if e.get("code") not in REFUSAL_CODES]
         if others:
-            # Unordered: every document but the refused ones was stored (or already was).
-            refused = {error["index"] for error in others}
-            stored = {doc["_id"] for i, doc in enumerate(documents) if i not in refused}
-            message = f"{len(refused)} of {len(documents)} events refused: {others[0]['errmsg']}"
+            # Unordered: every document but the failed ones was stored (or already was).
+            stored = {doc["_id"] for i, doc in enumerate(documents) if i not in failed}
+            message = f"{len(others)} of {len(documents)} events failed: {others[0]['errmsg']}"
             raise PartialWrite(message, stored) from exc
-        # Only duplicates: those events were stored by an earlier attempt.
+        for index in sorted(failed, reverse=True):
+            del documents[index]  # what remains is what was stored
+        # Only duplicates and refusals: the others are stored.
 
 
 # --- mapping events <-> documents -----------------------------------------------------------

@@ -8,8 +8,8 @@ from django.core.management.base import CommandError
 from telemetry.backends.base import TelemetryBackend
 from telemetry.errors import StoreUnavailable
 from telemetry.query import EventFilter, parse_moment
+from telemetry.redact import describe_error
 from telemetry.selectors import reporting_backend
-from telemetry.writer import describe_error
 
 TIME_HELP = "ISO date or datetime (UTC unless an offset is given), or an age: 7d, 12h, 30m"
 
@@ -24,19 +24,19 @@ def _moment(text: str):
 def add_filter_arguments(parser) -> None:
     parser.add_argument("--since", type=_moment, help=f"events at or after this time: {TIME_HELP}")
     parser.add_argument("--until", type=_moment, help="events before this time (exclusive)")
-    parser.add_argument("--soeid")
-    parser.add_argument("--project")
-    parser.add_argument("--model")
-    parser.add_argument("--event-type")
+    parser.add_argument("--soeid", help="only this person's events (exact SOEID)")
+    parser.add_argument("--project", help="only this project's events (exact project name)")
+    parser.add_argument("--model", help="only events for this model (as clients name it)")
+    parser.add_argument("--event-type", help="only this event type, e.g. llm_completion")
 
 
 def add_source_arguments(parser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
         "--source",
-        choices=["default", "fallback"],
         default="default",
-        help="the configured store (default) or the CSV fallback",
+        help="the store to read: a store of TELEMETRY['STORES'] (e.g. primary, backup, csv), "
+        "'default' (the first of the chain, the store of record) or 'fallback' (the last)",
     )
     source.add_argument("--csv-dir", type=Path, help="read the CSV files in this directory")
 

@@ -24,8 +24,12 @@ class Progress:
 
     def close(self) -> None:
         self._draw(time.monotonic())
-        self.stream.write("\n", ending="")
+        self._write("\n")
         self.stream.flush()
+
+    def _write(self, text: str) -> None:
+        # Unstyled: a management command's stderr is red by default, and this is no error.
+        self.stream.write(text, ending="", style_func=plain)
 
     def _draw(self, now: float) -> None:
         rate = self.events / max(now - self.started, 1e-9)
@@ -34,5 +38,10 @@ class Progress:
         if self.total:
             done = min(self.events / self.total, 1.0)
             line = f"[{'#' * round(done * self.WIDTH):-<{self.WIDTH}}] {done:4.0%}  {line}"
-        self.stream.write(f"\r{line}\x1b[K", ending="")  # \x1b[K: clear the rest of the line
+        self._write(f"\r{line}\x1b[K")  # \x1b[K: clear the rest of the line
         self.stream.flush()
+
+
+def plain(text: str) -> str:
+    """A style that leaves text as it is (Django styles a command's stderr as an error)."""
+    return text

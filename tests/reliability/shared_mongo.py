@@ -13,8 +13,8 @@ by SHARED_MONGO_DIR, and fails the way pymongo fails:
 
 The data is mongomock's, shared by the processes through a journal of inserted documents
 (JSON lines, replayed into each process's mongomock under a lock before every operation),
-so the test reads what the workers stored. With SHARED_MONGO_REAL_URI set (the suite sets
-it from TEST_MONGO_URI), the data is a real server's instead: same switch, same scenarios.
+so the test reads what the workers stored. Faults a real server can be made to have
+(killed, restarted, unreachable) are tested on one: tests/reliability/test_mongo_server_faults.py.
 """
 
 import fcntl
@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import mongomock
-import pymongo
 from bson import json_util
 from pymongo.errors import AutoReconnect, PyMongoError, ServerSelectionTimeoutError
 
@@ -31,7 +30,6 @@ from telemetry.backends.mongo import from_document
 from tests.telemetry import fakes
 
 HOME_ENV = "SHARED_MONGO_DIR"
-REAL_URI = os.environ.get("SHARED_MONGO_REAL_URI", "")
 SWITCH = "switch"
 JOURNAL = "journal.jsonl"
 NOT_WRITABLE_PRIMARY = 10107
@@ -58,7 +56,7 @@ class SharedMongoClient(fakes.FlakyMongoClient):
         self.home = Path(os.environ[HOME_ENV])
 
     def data(self):
-        return _real_client(REAL_URI) if REAL_URI else _local
+        return _local
 
     def fault(self, operation: str) -> type[PyMongoError] | None:
         mode = read_switch(self.home)
@@ -75,8 +73,6 @@ class SharedMongoClient(fakes.FlakyMongoClient):
         return NOT_WRITABLE_PRIMARY if read_switch(self.home) == "partial" else None
 
     def run(self, operation: str, method, args: tuple, kwargs: dict):
-        if REAL_URI:
-            return super().run(operation, method, args, kwargs)
         with _Journal(self.home / JOURNAL) as journal:
             journal.replay()
             try:
@@ -135,32 +131,12 @@ class _Journal:
         _offset = self.file.tell()
 
 
-# --- a real server --------------------------------------------------------------------------
-
-_real: dict[str, pymongo.MongoClient] = {}
-
-
-def _real_client(uri: str) -> pymongo.MongoClient:
-    if uri not in _real:
-        _real[uri] = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000, tz_aware=True)
-    return _real[uri]
-
-
 # --- what the test reads --------------------------------------------------------------------
 
 
-def stored_events(home: Path, db_name: str, real_uri: str = "") -> list[dict]:
+def stored_events(home: Path) -> list[dict]:
     """Every event the server's processes stored in 'MongoDB', one per stored document."""
-    if real_uri:
-        documents = list(_real_client(real_uri)[db_name]["telemetry"].find())
-    else:
-        path = home / JOURNAL
-        lines = path.read_bytes().splitlines() if path.exists() else []
-        entries = [json_util.loads(line, json_options=JSON_OPTIONS) for line in lines]
-        documents = [entry["document"] for entry in entries]
-    return [from_document(document) for document in documents]
-
-
-def drop(db_name: str, real_uri: str = "") -> None:
-    if real_uri:
-        _real_client(real_uri).drop_database(db_name)
+    path = home / JOURNAL
+    lines = path.read_bytes().splitlines() if path.exists() else []
+    entries = [json_util.loads(line, json_options=JSON_OPTIONS) for line in lines]
+    return [from_document(entry["document"]) for entry in entries]

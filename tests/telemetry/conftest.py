@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from telemetry.backends import get_backend
+from telemetry import backends
 from telemetry.schema import build_event
 from tests.telemetry import fakes
 
@@ -57,34 +57,45 @@ def report_events() -> list[dict]:
     ]  # fmt: skip
 
 
-def use_store(settings, tmp_path: Path, kind: str):
-    """Make a CSV or (mongomock) Mongo store the configured one; return it.
+def use_store(settings, tmp_path: Path, kind: str, mongo_uri: str = "", db_name: str = ""):
+    """Make a CSV, a (mongomock) Mongo, or with `mongo_uri` a real MongoDB store the chain's
+    first; return it.
 
     The reports' own requests are not recorded, so they cannot change what they report.
     """
+    mongo = {"uri": REPORT_MONGO, "client_factory": FLAKY_CLIENT}
+    if mongo_uri:
+        mongo = {"uri": mongo_uri, "db_name": db_name}
     stores = {
         "csv": {"BACKEND": CSV_BACKEND, "OPTIONS": {"directory": tmp_path / "store"}},
-        "mongo": {
-            "BACKEND": MONGO_BACKEND,
-            "OPTIONS": {"uris": [REPORT_MONGO], "client_factory": FLAKY_CLIENT},
-        },
+        "mongo": {"BACKEND": MONGO_BACKEND, "OPTIONS": mongo},
     }
-    settings.TELEMETRY_BACKENDS = stores
+    fallback = {"BACKEND": CSV_BACKEND, "OPTIONS": {"directory": tmp_path / "fallback"}}
+    settings.TELEMETRY_MONGO = {
+        "BACKEND": MONGO_BACKEND,
+        "OPTIONS": {"client_factory": FLAKY_CLIENT},
+    }
+    settings.CSV_FALLBACK_DIR = tmp_path / "fallback"
     settings.TELEMETRY_BACKEND = kind
     settings.TELEMETRY = {
         **settings.TELEMETRY,
-        **stores[kind],
-        "FALLBACK": {"BACKEND": CSV_BACKEND, "OPTIONS": {"directory": tmp_path / "fallback"}},
+        "STORES": {kind: stores[kind], "fallback": fallback},
+        "CHAIN": [kind, "fallback"],
         "SPOOL_DIR": tmp_path / "spool",
+        "QUARANTINE_DIR": tmp_path / "quarantine",
         "EXCLUDED_PATHS": [*settings.TELEMETRY["EXCLUDED_PATHS"], "/api/telemetry/"],
     }
-    return get_backend()
+    return backends.stores[kind]
 
 
-@pytest.fixture(params=["csv", "mongo"])
+@pytest.fixture(params=["csv", "mongomock", "mongodb"])
 def report_store(request, settings, tmp_path, flaky_mongo):
-    """Each report test once on CSV and once on Mongo (mongomock)."""
-    return use_store(settings, tmp_path, request.param)
+    """Each report test on CSV, on mongomock, and on a real MongoDB-protocol server."""
+    if request.param == "mongodb":
+        server = request.getfixturevalue("mongo_server")
+        db_name = request.getfixturevalue("mongo_db")
+        return use_store(settings, tmp_path, "mongo", server.uri, db_name)
+    return use_store(settings, tmp_path, request.param.replace("mongomock", "mongo"))
 
 
 @pytest.fixture

@@ -150,22 +150,46 @@ def test_neutralise(text, safe):
 
 def test_output_file_appears_only_when_complete(report_store, reported, tmp_path):
     target = tmp_path / "out.ndjson"
-    _, err = export("--format", "ndjson", "--output", str(target))
+    out, err = export("--format", "ndjson", "--output", str(target))
     assert len(parse("ndjson", target.read_text())) == 6
     assert not (tmp_path / "out.ndjson.partial").exists()
-    assert err.startswith("Exported 6 events, ") and "bytes in" in err
+    # With the data in a file, the summary is ordinary output: stdout, not stderr.
+    assert out.startswith("Exported 6 events, ") and "bytes in" in out and err == ""
 
 
 def test_the_summary_counts_what_was_written(report_store, reported, tmp_path):
     target = tmp_path / "out.csv"
-    _, err = export("--output", str(target))
-    assert f"Exported 6 events, {target.stat().st_size} bytes" in err
+    out, _ = export("--output", str(target))
+    assert f"Exported 6 events, {target.stat().st_size} bytes" in out
+
+
+def test_an_existing_directory_as_output_is_a_clear_error_leaving_nothing(report_store, tmp_path):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    with pytest.raises(CommandError, match="is a directory: name a file"):
+        export("--output", str(folder))
+    assert list(tmp_path.glob("*.partial")) == [] and list(folder.iterdir()) == []
+
+
+def test_the_summary_beside_data_on_stdout_is_not_styled_as_an_error(tmp_path):
+    CSVBackend(tmp_path).write_batch([make_event() for _ in range(6)])
+    command = [sys.executable, "manage.py", "export_telemetry", "--csv-dir", str(tmp_path)]
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(ROOT)}
+    controller, terminal = pty.openpty()
+    try:
+        subprocess.run(command, cwd=ROOT, env=env, stderr=terminal, stdout=subprocess.DEVNULL,
+                       timeout=60, check=True)  # fmt: skip
+        shown = os.read(controller, 65536).decode()
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert "Exported 6 events" in shown and "\x1b[31" not in shown  # not red
 
 
 def test_the_fallback_and_any_csv_directory_can_be_read_explicitly(
     report_store, settings, tmp_path
 ):
-    fallback = CSVBackend(settings.TELEMETRY["FALLBACK"]["OPTIONS"]["directory"])
+    fallback = CSVBackend(settings.TELEMETRY["STORES"]["fallback"]["OPTIONS"]["directory"])
     fallback.write_batch([make_event(soeid="in-fallback")])
     other = CSVBackend(tmp_path / "elsewhere")
     other.write_batch([make_event(soeid="elsewhere")])
@@ -211,7 +235,7 @@ def test_export_reads_lazily_and_reports_progress_per_chunk(monkeypatch):
 
 
 class FakeTerminal(io.StringIO):
-    def write(self, text, ending=""):
+    def write(self, text, ending="", style_func=None):
         return super().write(text)
 
 
@@ -237,13 +261,15 @@ def test_a_terminal_gets_a_progress_line_and_a_pipe_does_not(tmp_path):
                "--output", str(tmp_path / "out.csv")]  # fmt: skip
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(ROOT)}
     piped = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, timeout=60, check=True)
-    assert piped.stderr.decode().startswith("Exported 20 events")
+    assert piped.stdout.decode().startswith("Exported 20 events") and piped.stderr == b""
 
     controller, terminal = pty.openpty()
     try:
-        subprocess.run(command, cwd=ROOT, env=env, stderr=terminal, timeout=60, check=True)
+        subprocess.run(command, cwd=ROOT, env=env, stderr=terminal, stdout=terminal,
+                       timeout=60, check=True)  # fmt: skip
         shown = os.read(controller, 65536).decode()
     finally:
         os.close(controller)
         os.close(terminal)
     assert "\r20 events" in shown and "Exported 20 events" in shown
+    assert "\x1b[31" not in shown  # success is never shown in red

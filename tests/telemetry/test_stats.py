@@ -103,9 +103,9 @@ def test_csv_output_for_machines(reported):
 
 
 def test_nothing_matching_says_so(report_store):
-    err = io.StringIO()
-    call_command("telemetry_stats", stdout=io.StringIO(), stderr=err)
-    assert "No events match" in err.getvalue()
+    out = io.StringIO()
+    call_command("telemetry_stats", stdout=out, stderr=io.StringIO())
+    assert "No events match" in out.getvalue()
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""The writer with its real thread, real spool files and real stores (Mongo: the fake)."""
+"""The writer with its real thread, real spool files and real stores (Mongo: the fake here;
+the real server in test_chain_on_a_real_server.py and tests/reliability)."""
 
 import errno
 import os
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from telemetry import writer as writer_module
+from telemetry.backends.chain import ChainStore
 from telemetry.backends.csv import CSVBackend
 from telemetry.backends.mongo import MongoBackend
 from telemetry.spool import Segment
@@ -21,16 +23,24 @@ ROOT = Path(__file__).resolve().parents[2]
 PRIMARY, BACKUP = "mongodb://primary:27017", "mongodb://backup:27017"
 
 
+def chain(*stores, retry_interval: float = 0.05) -> ChainStore:
+    names = ["primary", "backup", "csv"] if len(stores) == 3 else ["primary", "csv"]
+    return ChainStore(list(zip(names, stores, strict=False)), retry_interval)
+
+
+def fake_mongo(uri: str = PRIMARY) -> MongoBackend:
+    return MongoBackend(uri=uri, client_factory=FLAKY_CLIENT)
+
+
 @pytest.fixture
 def make_writer(tmp_path):
     writers = []
 
-    def make(primary, fallback=None, start=True, **options) -> TelemetryWriter:
-        options = {"batch_size": 10, "flush_interval": 0.01, "retry_primary_interval": 0.05,
-                   "recovery_interval": 0.05, **options}  # fmt: skip
-        writer = TelemetryWriter(
-            primary=primary, fallback=fallback, spool_dir=tmp_path / "spool", **options
-        )
+    def make(*stores, start=True, retry_interval=0.05, **options) -> TelemetryWriter:
+        options = {"batch_size": 10, "flush_interval": 0.01, "recovery_interval": 0.05,
+                   **options}  # fmt: skip
+        store = chain(*stores, retry_interval=retry_interval)
+        writer = TelemetryWriter(store=store, spool_dir=tmp_path / "spool", **options)
         writers.append(writer)
         if start:
             writer.start()
@@ -79,7 +89,7 @@ def test_mongo_down_at_start_then_up_loses_and_duplicates_nothing(
     make_writer, tmp_path, flaky_mongo
 ):
     flaky_mongo.down(PRIMARY)
-    mongo = MongoBackend(uris=[PRIMARY], client_factory=FLAKY_CLIENT)
+    mongo = fake_mongo()
     csv = CSVBackend(tmp_path / "csv")
     writer = make_writer(mongo, csv)
     during = [make_event() for _ in range(30)]
@@ -101,7 +111,7 @@ def test_mongo_down_at_start_then_up_loses_and_duplicates_nothing(
 
 
 def test_mongo_lost_mid_run_and_flapping_keeps_every_event_once(make_writer, tmp_path, flaky_mongo):
-    mongo = MongoBackend(uris=[PRIMARY], client_factory=FLAKY_CLIENT)
+    mongo = fake_mongo()
     csv = CSVBackend(tmp_path / "csv")
     writer = make_writer(mongo, csv)
     emitted = []
@@ -121,7 +131,7 @@ def test_a_batch_partly_stored_in_mongo_sends_only_the_rest_to_the_fallback(
     # A BulkWriteError after some inserts (a primary stepping down): found by
     # tests/reliability, where the stored half also landed in the CSV fallback.
     flaky_mongo.HALF_INSERTS[PRIMARY] = 10107  # NotWritablePrimary
-    mongo = MongoBackend(uris=[PRIMARY], client_factory=FLAKY_CLIENT)
+    mongo = fake_mongo()
     csv = CSVBackend(tmp_path / "csv")
     writer = make_writer(mongo, csv, start=False)
     events = [make_event() for _ in range(10)]
@@ -133,10 +143,9 @@ def test_a_batch_partly_stored_in_mongo_sends_only_the_rest_to_the_fallback(
     assert in_mongo | in_csv == {event["event_id"] for event in events}
 
 
-def test_on_a_backup_uri_the_status_says_backup(make_writer, tmp_path, flaky_mongo):
+def test_on_a_backup_the_status_says_backup(make_writer, tmp_path, flaky_mongo):
     flaky_mongo.down(PRIMARY)
-    mongo = MongoBackend(uris=[PRIMARY, BACKUP], client_factory=FLAKY_CLIENT)
-    writer = make_writer(mongo, CSVBackend(tmp_path / "csv"))
+    writer = make_writer(fake_mongo(), fake_mongo(BACKUP), CSVBackend(tmp_path / "csv"))
     writer.emit(make_event())
     assert eventually(lambda: writer.pending() == 0)
     assert writer.status()["status"] == "backup"
@@ -171,21 +180,20 @@ def test_a_store_that_answers_but_cannot_write_never_looks_connected(make_writer
     # Found by tests/reliability (disk full): the health probe said "connected" between
     # two failed writes.
     store = FullDisk(tmp_path / "csv")
-    writer = make_writer(store, start=False, retry_primary_interval=0)
+    writer = make_writer(store, start=False, retry_interval=0)
     writer.emit(make_event())
     assert writer.flush(timeout=5) is False
-    writer._probe_if_due()
+    writer.store.probe(idle=writer.pending() == 0)
     assert writer.status()["status"] == "unavailable"
     store.full = False
     assert writer.flush(timeout=5) is True
     assert writer.status()["status"] == "connected"
 
 
-def test_an_unwritable_spool_holds_events_in_bounded_memory(make_writer, tmp_path, monkeypatch):
-    monkeypatch.setattr(writer_module, "MAX_OVERFLOW", 3)
+def test_an_unwritable_spool_holds_events_in_bounded_memory(make_writer, tmp_path):
     (tmp_path / "spool").write_text("a file where the spool directory should be")
     store = CSVBackend(tmp_path / "csv")
-    writer = make_writer(store, start=False)
+    writer = make_writer(store, start=False, max_overflow=3)
     for _ in range(5):
         writer.emit(make_event())
     assert writer.status()["spooled"] == 3 and writer.status()["dropped"] == 2
@@ -233,12 +241,13 @@ import os, signal, sys
 from pathlib import Path
 from telemetry.backends.csv import CSVBackend
 from telemetry.schema import build_event
+from telemetry.backends.chain import ChainStore
 from telemetry.writer import TelemetryWriter
 csv_dir, spool_dir = Path(sys.argv[1]), Path(sys.argv[2])
-writer = TelemetryWriter(primary=CSVBackend(csv_dir), fallback=None, spool_dir=spool_dir)
+writer = TelemetryWriter(store=ChainStore([("csv", CSVBackend(csv_dir))]), spool_dir=spool_dir)
 for n in range(25):
     writer.emit(build_event(request_id=str(n)))
-batch = writer._segment.read(10)
+batch = writer.spool.current.read(10)
 CSVBackend(csv_dir).write_batch(batch.events)  # stored ... and killed before the checkpoint
 os.kill(os.getpid(), signal.SIGKILL)
 """
@@ -260,7 +269,7 @@ def test_a_killed_process_spool_is_recovered_exactly_once(make_writer, tmp_path)
 def test_a_forked_child_starts_its_own_writer_and_leaves_the_parents_alone(recorded):
     writer_module.emit(make_event())
     parent = writer_module.get_writer()
-    parent_segment = parent._segment.path
+    parent_segment = parent.spool.current.path
     pid = os.fork()
     if pid == 0:  # the child: report through the exit code only
         inherited_dropped = writer_module._writer is None

@@ -14,7 +14,7 @@ from telemetry.management.options import (
     filters_from,
     unavailable,
 )
-from telemetry.management.progress import Progress
+from telemetry.management.progress import Progress, plain
 from telemetry.selectors import count_events
 
 
@@ -25,7 +25,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--format", choices=FORMATS, default="csv")
+        parser.add_argument(
+            "--format", choices=FORMATS, default="csv", help="output format (default: csv)"
+        )
         parser.add_argument("--output", "-o", type=Path, help="file to write (default: stdout)")
         add_filter_arguments(parser)
         add_source_arguments(parser)
@@ -40,7 +42,12 @@ class Command(BaseCommand):
             # The reader went away (e.g. `| head`): stop quietly, as shell tools do.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return
-        self.stderr.write(str(summary))
+        # The summary goes with the data's path: stdout when the data went to a file;
+        # stderr, unstyled, when stdout is the data.
+        if output is not None:
+            self.stdout.write(str(summary))
+        else:
+            self.stderr.write(str(summary), style_func=plain)
 
     def _export(self, backend, filters, fmt: str, output: Path | None) -> ExportSummary:
         progress = self._progress(backend, filters)
@@ -65,16 +72,18 @@ class Command(BaseCommand):
         if path is None:
             yield _binary(self.stdout)
             return
+        if path.is_dir():
+            raise CommandError(f"--output {path} is a directory: name a file to write.")
         if not path.parent.is_dir():
             raise CommandError(f"--output {path}: no such directory {path.parent}.")
         partial = path.with_name(path.name + ".partial")
         try:
             with open(partial, "wb") as out:
                 yield out
+            os.replace(partial, path)
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
-        os.replace(partial, path)
 
 
 def _binary(stdout):

@@ -24,8 +24,18 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--group-by", default="", help="e.g. soeid, or project,model")
-        parser.add_argument("--format", choices=["table", "json", "csv"], default="table")
+        parser.add_argument(
+            "--group-by",
+            default="",
+            help=f"comma-separated, any of {', '.join(GROUP_FIELDS)} (e.g. soeid, or "
+            "project,model); none gives one total row",
+        )
+        parser.add_argument(
+            "--format",
+            choices=["table", "json", "csv"],
+            default="table",
+            help="aligned table (default), JSON as the usage API answers, or CSV",
+        )
         add_filter_arguments(parser)
         add_source_arguments(parser)
 
@@ -48,7 +58,7 @@ class Command(BaseCommand):
         elif report["rows"]:
             self.stdout.write(format_table(report["rows"], list(columns)))
         else:
-            self.stderr.write("No events match.")
+            self.stdout.write("No events match.")
 
 
 def format_table(rows: list[dict], columns: list[str]) -> str:

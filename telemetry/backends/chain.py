@@ -1,0 +1,258 @@
+"""The failover chain: the configured stores, tried in order, as one store.
+
+settings.TELEMETRY["CHAIN"] names the stores in the order they are tried (by default:
+MongoDB primary, its backups, the CSV fallback). This is the one place that decides where a
+batch goes; the stores themselves know nothing of each other.
+
+Each store of the chain is in one of three states:
+
+    untried  not written to yet                       tried in its turn
+    up       its last write (or probe) succeeded      tried in its turn
+    down     its last write failed                    skipped until its cool-down ends
+
+A batch goes to the first store, in chain order, that is not cooling down. A store that
+fails is down for RETRY_INTERVAL seconds and the batch moves on to the next store; when
+the cool-down ends, the next batch tries it again: once per interval, however many batches
+are written meanwhile, so a dead primary costs one server-selection timeout per interval,
+not one per write. The last store of the chain is tried whenever nothing before it took the
+batch (with nowhere else to go, waiting would only delay the events). The chain is on its
+first store ("connected"), on another (that store's `fallback_status`: "backup",
+"csv_fallback") or on none ("unavailable": the events wait in the spool).
+"""
+
+import logging
+import time
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from telemetry.backends.base import (
+    EventsRefused,
+    PartialWrite,
+    Position,
+    TelemetryBackend,
+    UncertainWrite,
+)
+from telemetry.query import EventFilter
+from telemetry.redact import describe_error
+
+logger = logging.getLogger("telemetry")
+
+
+class StoresUnavailable(PartialWrite):
+    """No store of the chain took the batch (`stored_ids`: the part some store did take)."""
+
+
+@dataclass
+class Link:
+    """One store of the chain and what the chain knows of it."""
+
+    alias: str
+    store: TelemetryBackend
+    state: str = "untried"
+    retry_at: float = 0.0
+    last_error: str | None = None
+
+    def due(self, now: float) -> bool:
+        return self.state != "down" or now >= self.retry_at
+
+
+@dataclass
+class Doubt:
+    """Events a store may hold (it lost touch mid-write) that another store took."""
+
+    uncertain: Link
+    copy: Link
+    ids: set[str]
+
+
+class ChainStore(TelemetryBackend):
+    """Writes go down the chain; reads go to its first store, the store of record."""
+
+    def __init__(
+        self,
+        links: Sequence[tuple[str, TelemetryBackend]],
+        retry_interval: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.links = [Link(alias, store) for alias, store in links]
+        self.retry_interval = retry_interval
+        self.clock = clock
+        self.active: Link | None = None  # the store that took the last write
+        self.status = "starting"
+        self.doubts: list[Doubt] = []
+
+    # --- writing --------------------------------------------------------------------------
+
+    def write_batch(self, events: Sequence[dict]) -> None:
+        """Store the batch in the first store that takes it; raises EventsRefused (naming the
+        store) for events that store refuses, StoresUnavailable if none took it."""
+        remaining, stored, uncertain = list(events), set(), []
+        for link in self._candidates():
+            try:
+                link.store.write_batch(remaining)
+            except EventsRefused as exc:
+                self._took(link, uncertain, exc.stored_ids)
+                raise EventsRefused(exc.refused, stored | exc.stored_ids, link.alias) from exc
+            except Exception as exc:
+                self._failed(link, exc)
+                if isinstance(exc, UncertainWrite):
+                    uncertain.append((link, exc.ids))
+                if isinstance(exc, PartialWrite):
+                    stored |= exc.stored_ids
+                    remaining = [e for e in remaining if e["event_id"] not in exc.stored_ids]
+                continue
+            self._took(link, uncertain, {event["event_id"] for event in remaining})
+            return
+        self._set_status("unavailable")
+        last = next((link.last_error for link in reversed(self.links) if link.last_error), "")
+        raise StoresUnavailable(f"No telemetry store took the batch: {last}", stored)
+
+    def _candidates(self) -> Iterator[Link]:
+        now = self.clock()
+        last = self.links[-1]
+        for link in self.links:
+            if link.due(now) or link is last:
+                yield link
+
+    def _took(self, link: Link, uncertain=(), ids: Collection[str] = ()) -> None:
+        link.state, link.last_error = "up", None
+        self.active = link
+        self._set_status(self._status_of(link))
+        for doubtful, maybe in uncertain:
+            if maybe & set(ids):
+                self.doubts.append(Doubt(doubtful, link, maybe & set(ids)))
+        self._settle_doubts(link)
+
+    def _settle_doubts(self, returned: Link) -> None:
+        """A store that lost touch mid-write answers again: events it stored after all are
+        also where the chain sent them next. Remove one copy, from that other store or, if
+        it cannot delete (CSV), from the returned one (replay_telemetry brings them back
+        once): each event is stored once."""
+        for doubt in [d for d in self.doubts if d.uncertain is returned]:
+            try:
+                held = returned.store.existing_ids(doubt.ids)
+                removed_from = held and self._discard(held, doubt.copy, returned)
+            except Exception as exc:
+                logger.warning("Telemetry: cannot settle a doubtful write yet: %s", exc)
+                continue
+            self.doubts.remove(doubt)
+            if held:
+                logger.warning(
+                    "Telemetry: %d events were stored in both %s and %s (a write whose "
+                    "answer was lost): removed from %s",
+                    len(held),
+                    returned.alias,
+                    doubt.copy.alias,
+                    removed_from.alias if removed_from else "neither",
+                )
+
+    @staticmethod
+    def _discard(ids: set[str], *links: Link) -> Link | None:
+        return next((link for link in links if link.store.discard(ids)), None)
+
+    def _failed(self, link: Link, exc: Exception) -> None:
+        link.state, link.retry_at = "down", self.clock() + self.retry_interval
+        link.last_error = describe_error(exc)
+        logger.warning("Telemetry store failed: %s: %s", link.alias, link.last_error)
+
+    def _status_of(self, link: Link) -> str:
+        return "connected" if link is self.links[0] else link.store.fallback_status
+
+    def _set_status(self, status: str) -> None:
+        if status != self.status:
+            log = logger.info if status == "connected" else logger.warning
+            log("Telemetry storage: %s -> %s", self.status, status)
+            self.status = status
+
+    # --- looking without writing ----------------------------------------------------------
+
+    def probe(self, *, idle: bool) -> None:
+        """Check the stores ahead of the active one whose cool-down is over (health()).
+
+        A healthy one is tried by the next batch. With no events waiting (`idle`), it also
+        becomes the active store at once, so /health recovers without traffic; with events
+        waiting, only a successful write says a store takes them (a store can answer and
+        still be unable to write, e.g. on a full disk).
+        """
+        now = self.clock()
+        for link in self.links:
+            if link is self.active and self.status != "unavailable":
+                return
+            if link.state == "up" or not link.due(now):
+                continue
+            health = link.store.health()
+            if not health["ok"]:
+                self._failed(link, health["error"])
+                continue
+            link.retry_at = 0.0
+            if idle:
+                self._took(link)
+            return
+        if self.active is None:
+            self._set_status("unavailable")
+
+    def last_error(self) -> str | None:
+        return next((link.last_error for link in self.links if link.last_error), None)
+
+    def describe(self) -> list[dict]:
+        """Each store of the chain with its state, as /health shows it (no I/O)."""
+        now = self.clock()
+        return [
+            {
+                "alias": link.alias,
+                "state": link.state,
+                "active": link is self.active and self.status != "unavailable",
+                "retry_in": round(max(0.0, link.retry_at - now), 1)
+                if link.state == "down"
+                else None,
+                "last_error": link.last_error,
+            }
+            for link in self.links
+        ]
+
+    def health(self) -> dict:
+        """The first store's health: the chain is healthy when writes go where they should."""
+        return self.links[0].store.health()
+
+    # --- reading: the first store ---------------------------------------------------------
+
+    @property
+    def first(self) -> TelemetryBackend:
+        return self.links[0].store
+
+    def iter_events(self, filters: EventFilter | None = None) -> Iterator[dict]:
+        return self.first.iter_events(filters)
+
+    def iter_cells(self, filters: EventFilter | None = None) -> Iterator[list[str]]:
+        return self.first.iter_cells(filters)
+
+    def recent_events(
+        self, filters: EventFilter | None = None, before: Position | None = None, limit: int = 100
+    ) -> list[dict]:
+        return self.first.recent_events(filters, before, limit)
+
+    def count_events(self, filters: EventFilter | None = None) -> int | None:
+        return self.first.count_events(filters)
+
+    def aggregate_usage(
+        self, group_by: Sequence[str] = (), filters: EventFilter | None = None
+    ) -> list[dict]:
+        return self.first.aggregate_usage(group_by, filters)
+
+    def existing_ids(self, ids: Collection[str], since: datetime | None = None) -> set[str]:
+        """The ids any store of the chain holds (a store that is down is passed over)."""
+        found: set[str] = set()
+        now = self.clock()
+        for link in self.links:
+            if not link.due(now):
+                continue  # down: asking would only wait for its timeout
+            try:
+                found |= link.store.existing_ids(ids, since=since)
+            except Exception as exc:
+                self._failed(link, exc)
+        return found
+
+    def close(self) -> None:
+        for link in self.links:
+            link.store.close()

@@ -1,0 +1,39 @@
+"""Recovery of dead processes' spools: their unshipped events are stored by someone else.
+
+A segment whose flock can be taken belongs to a process that is gone (killed, crashed, or
+stopped with a store down). Any writer (and, later, a shipper process) adopts it, ships it
+from its checkpoint, skipping what a store already holds (its owner may have stored a batch
+and died before saving the checkpoint), quarantining what no store will take, and deletes
+it once everything in it is done with.
+"""
+
+import logging
+from collections.abc import Collection
+from pathlib import Path
+
+from telemetry.shipper import Shipper
+from telemetry.spool import Segment, other_segments, remove_stray_checkpoints
+
+logger = logging.getLogger("telemetry")
+
+
+def recover_orphans(spool_dir: Path, own: Collection[Path], shipper: Shipper) -> int:
+    """Ship the segments of dead processes in `spool_dir`; the number of events stored.
+
+    Stops at the first segment that cannot be shipped whole (no store takes writes now):
+    it stays, with its checkpoint, for the next try.
+    """
+    recovered = 0
+    for path in other_segments(spool_dir, own):
+        segment = Segment.adopt(path)
+        if segment is None:
+            continue  # its owner is alive
+        shipped = shipper.ship_segment(segment, dedupe=True)
+        segment.close(remove=shipped.done)
+        recovered += shipped.stored
+        if shipped.stored:
+            logger.info("Recovered %d telemetry events from %s", shipped.stored, path.name)
+        if not shipped.done:
+            return recovered
+    remove_stray_checkpoints(spool_dir)
+    return recovered

@@ -1,0 +1,120 @@
+"""Shipping spooled events into a store, batch by batch, so that nothing can wedge it.
+
+A batch read from a spool segment is written to the store (the failover chain), then its
+checkpoint is saved. What can never be stored (events the store refuses for what they hold,
+spool lines that are not events) goes to the quarantine, and the batch counts as done: one
+event never holds up the others. What the store cannot take now stays in the spool and is
+tried again.
+
+After a failure that may have stored part of a batch (a partial write, or a quarantine file
+that could not be written after the store took the rest), the retry first asks the stores
+which of its events they already hold and skips those, as the recovery of a dead process's
+segment does: a partly stored batch is never stored twice.
+"""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dgen_ping_site.clock import iso_utc
+from telemetry.backends.base import EventsRefused, PartialWrite, TelemetryBackend
+from telemetry.quarantine import Quarantine
+from telemetry.query import parse_timestamp
+from telemetry.redact import describe_error
+from telemetry.spool import Segment
+
+logger = logging.getLogger("telemetry")
+
+
+@dataclass
+class Shipped:
+    """What shipping a segment did: lines done with, events stored, and whether it is all."""
+
+    lines: int = 0
+    stored: int = 0
+    done: bool = False
+
+
+class Shipper:
+    def __init__(self, *, store: TelemetryBackend, quarantine: Quarantine, batch_size: int):
+        self.store = store
+        self.quarantine = quarantine
+        self.batch_size = batch_size
+        self.corrupt = 0  # spool lines that were not events
+        self.last_error: str | None = None
+        self.last_write: str | None = None
+
+    def ship_segment(self, segment: Segment, dedupe: bool = False) -> Shipped:
+        """Ship a segment's lines from its checkpoint on, batch by batch.
+
+        With dedupe (a dead process's segment), events a store already holds are skipped
+        for as long as batches keep containing some: the owner may have stored one batch
+        and died before saving its checkpoint, so only a run of batches right after it can
+        be stored.
+        """
+        shipped = Shipped()
+        while (batch := segment.read(self.batch_size)) is not None:
+            events = batch.events
+            if dedupe or segment.unsure:
+                events, dedupe = self.without_stored(events)
+            stored = self.ship(events, batch.corrupt)
+            segment.unsure = stored is None
+            if segment.unsure:
+                return shipped
+            segment.commit(batch)
+            shipped.lines += len(batch.events) + len(batch.corrupt)
+            shipped.stored += stored
+        shipped.done = True
+        return shipped
+
+    def ship(self, events: Sequence[dict], corrupt: Sequence[tuple[bytes, str]] = ()) -> int | None:
+        """Store the events, quarantine what can never be stored: how many were stored.
+
+        None: nothing to set aside was lost, but the store did not take (all of) the
+        events, or the quarantine could not be written; try again later.
+        """
+        try:
+            stored = self._write(events) if events else 0
+            if corrupt:
+                self._corrupt(corrupt)
+        except (OSError, PartialWrite) as exc:  # OSError: the quarantine file
+            self.last_error = describe_error(exc)
+            return None
+        self.last_write = iso_utc()
+        return stored
+
+    def _write(self, events: Sequence[dict]) -> int:
+        try:
+            self.store.write_batch(events)
+        except EventsRefused as exc:
+            if set(exc.refused) | exc.stored_ids != {event["event_id"] for event in events}:
+                raise  # some were neither stored nor refused: the store is in trouble
+            self.quarantine.events(events, exc.refused, store=exc.store)
+            return len(events) - len(exc.refused)
+        except PartialWrite:
+            raise
+        except Exception as exc:
+            raise PartialWrite(describe_error(exc), set()) from exc
+        return len(events)
+
+    def _corrupt(self, lines: Sequence[tuple[bytes, str]]) -> None:
+        self.quarantine.lines(lines)
+        self.corrupt += len(lines)
+        logger.error("Telemetry spool: %d corrupt line(s) set aside", len(lines))
+
+    def without_stored(self, events: list[dict]) -> tuple[list[dict], bool]:
+        """The events no store holds yet, and whether some were held."""
+        if not events:
+            return events, True
+        ids = [event["event_id"] for event in events]
+        moments = [_moment(event) for event in events]
+        since = None if None in moments else min(moments)
+        stored = self.store.existing_ids(ids, since=since)
+        return [e for e in events if e["event_id"] not in stored], bool(stored)
+
+
+def _moment(event: dict):
+    try:
+        return parse_timestamp(event["timestamp"])
+    except (KeyError, TypeError, ValueError):
+        return None

@@ -1,0 +1,203 @@
+"""The failover chain: order, cool-downs, returns, refusals; with a clock the test turns.
+
+The stores are real (CSV files, and real MongoDB-protocol servers that the tests kill);
+only time is the test's, so "once per interval" is counted, never timed.
+"""
+
+import pytest
+
+from telemetry.backends.base import EventsRefused, UncertainWrite
+from telemetry.backends.chain import ChainStore, StoresUnavailable
+from telemetry.backends.csv import CSVBackend
+from telemetry.backends.mongo import MongoBackend
+from tests.telemetry.conftest import make_event
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Counting(MongoBackend):
+    """A MongoBackend that counts the writes it is asked for."""
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.attempts = 0
+
+    def write_batch(self, events):
+        self.attempts += 1
+        super().write_batch(events)
+
+
+def make_chain(tmp_path, primary_uri: str, backup_uri: str, db_names=("dgen_chain",) * 2):
+    options = {"server_selection_timeout_ms": 300}
+    primary = Counting(uri=primary_uri, db_name=db_names[0], **options)
+    backup = Counting(uri=backup_uri, db_name=db_names[1], **options)
+    csv = CSVBackend(tmp_path / "csv")
+    clock = Clock()
+    chain = ChainStore([("primary", primary), ("backup", backup), ("csv", csv)], 30.0, clock)
+    return chain, clock
+
+
+@pytest.fixture
+def rig(mongo_servers, tmp_path):
+    """A chain over two servers of its own, which the test may kill."""
+    primary_server, backup_server = mongo_servers(2)
+    chain, clock = make_chain(tmp_path, primary_server.uri, backup_server.uri)
+    yield chain, clock, primary_server, backup_server
+    chain.close()
+
+
+@pytest.fixture
+def shared(mongo_server, mongo_db, tmp_path):
+    """A chain whose primary and backup are two databases of the shared server."""
+    uri = mongo_server.uri
+    chain, clock = make_chain(tmp_path, uri, uri, (mongo_db, mongo_db + "_backup"))
+    yield chain
+    with mongo_server.client() as client:
+        client.drop_database(mongo_db + "_backup")
+    chain.close()
+
+
+def stored(store) -> set[str]:
+    return {event["event_id"] for event in store.iter_events()}
+
+
+def batch(n: int = 3) -> list[dict]:
+    return [make_event() for _ in range(n)]
+
+
+def states(chain: ChainStore) -> list[tuple[str, str, bool]]:
+    return [(s["alias"], s["state"], s["active"]) for s in chain.describe()]
+
+
+def test_writes_go_to_the_first_store(shared):
+    chain = shared
+    events = batch()
+    chain.write_batch(events)
+    assert stored(chain.links[0].store) == {e["event_id"] for e in events}
+    assert chain.status == "connected"
+    assert states(chain) == [("primary", "up", True), ("backup", "untried", False),
+                             ("csv", "untried", False)]  # fmt: skip
+
+
+def test_a_dead_primary_is_retried_once_per_interval_not_before_every_write(rig):
+    chain, clock, primary_server, _ = rig
+    primary, backup = chain.links[0].store, chain.links[1].store
+    chain.write_batch(batch())
+    primary_server.kill()
+    for _ in range(10):  # 10 batches within one interval
+        chain.write_batch(batch())
+        clock.now += 2
+    assert primary.attempts == 2  # the first write, and the one that found it dead
+    assert chain.status == "backup" and len(stored(backup)) == 30
+    clock.now += 30  # the cool-down is over: one more try, then on the backup again
+    for _ in range(5):
+        chain.write_batch(batch())
+    assert primary.attempts == 3 and len(stored(backup)) == 45
+
+
+def test_the_chain_returns_to_the_primary_once_it_is_back(rig):
+    chain, clock, primary_server, _ = rig
+    primary_server.kill()
+    chain.write_batch(batch())
+    assert chain.status == "backup"
+    primary_server.start()
+    chain.write_batch(batch())
+    assert chain.status == "backup"  # not before its cool-down ends
+    clock.now += 31
+    back = batch()
+    chain.write_batch(back)
+    assert chain.status == "connected"
+    assert stored(chain.links[0].store) == {e["event_id"] for e in back}
+
+
+def test_with_both_servers_down_the_csv_fallback_takes_the_events(rig):
+    chain, clock, primary_server, backup_server = rig
+    primary_server.kill()
+    backup_server.kill()
+    events = batch()
+    chain.write_batch(events)
+    assert chain.status == "csv_fallback"
+    assert stored(chain.links[2].store) == {e["event_id"] for e in events}
+    assert states(chain) == [("primary", "down", False), ("backup", "down", False),
+                             ("csv", "up", True)]  # fmt: skip
+
+
+def test_the_last_store_is_tried_whenever_nothing_else_took_the_batch(tmp_path):
+    blocked = tmp_path / "csv"
+    blocked.write_text("a file where the directory should be")
+    clock = Clock()
+    chain = ChainStore([("csv", CSVBackend(blocked))], 30.0, clock)
+    with pytest.raises(StoresUnavailable):
+        chain.write_batch(batch())
+    assert chain.status == "unavailable"
+    blocked.unlink()
+    chain.write_batch(batch())  # no wait for a cool-down: it is all there is
+    assert chain.status == "connected"
+
+
+def test_refused_events_are_named_with_the_store_that_refused_them(shared):
+    chain = shared
+    good, bad = batch(), {**make_event(), "extra": {"nul\x00key": 1}}
+    with pytest.raises(EventsRefused) as refused:
+        chain.write_batch([*good, bad])
+    assert refused.value.store == "primary" and list(refused.value.refused) == [bad["event_id"]]
+    assert refused.value.stored_ids == {e["event_id"] for e in good}
+    assert chain.status == "connected"  # a refusal is about the event, not the store
+
+
+def test_an_idle_probe_returns_to_a_healthy_primary_without_traffic(rig):
+    chain, clock, primary_server, _ = rig
+    primary_server.kill()
+    chain.write_batch(batch())
+    primary_server.start()
+    chain.probe(idle=True)
+    assert chain.status == "backup"  # cooling down: not even asked
+    clock.now += 31
+    chain.probe(idle=False)
+    assert chain.status == "backup"  # events wait: only a write says it takes them
+    chain.probe(idle=True)
+    assert chain.status == "connected"
+
+
+class AnswerLost(MongoBackend):
+    """Stores the batch, then loses the answer (as a server killed right after committing)."""
+
+    lose_next = True
+
+    def write_batch(self, events):
+        super().write_batch(events)
+        if self.lose_next:
+            self.lose_next = False
+            raise UncertainWrite("connection reset", {e["event_id"] for e in events})
+
+
+@pytest.mark.parametrize("copy", ["backup", "csv"])
+def test_a_write_whose_answer_was_lost_is_stored_once_when_the_store_returns(
+    mongo_server, mongo_db, tmp_path, copy
+):
+    primary = AnswerLost(uri=mongo_server.uri, db_name=mongo_db)
+    if copy == "backup":
+        other = MongoBackend(uri=mongo_server.uri, db_name=mongo_db + "_copy")
+    else:
+        other = CSVBackend(tmp_path / "csv")
+    clock = Clock()
+    chain = ChainStore([("primary", primary), (copy, other)], 30.0, clock)
+    lost = batch()
+    chain.write_batch(lost)  # in the primary, and (not knowing it) in the other store too
+    assert stored(primary) == stored(other) == {e["event_id"] for e in lost}
+    clock.now += 31
+    chain.write_batch(batch())  # the primary takes writes again: the doubt is settled
+    in_both = stored(primary) & stored(other)
+    assert in_both == set() and {e["event_id"] for e in lost} <= stored(primary) | stored(other)
+    # Removed from the backup; a CSV file cannot delete a row, so from the primary instead
+    # (replay_telemetry brings them back from the CSV fallback, once).
+    assert ({e["event_id"] for e in lost} <= stored(primary)) == (copy == "backup")
+    with mongo_server.client() as client:
+        client.drop_database(mongo_db + "_copy")
+    chain.close()
