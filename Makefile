@@ -45,8 +45,9 @@ serve: migrate
 	$(BIN)/gunicorn -c gunicorn.conf.py dgen_ping_site.wsgi
 
 # Benchmarks, not part of `make test` (docs/benchmarks.md). Installs nginx and wrk with
-# apt-get and LiteLLM into bench/.litellm-venv when missing. Options go in BENCH_ARGS:
-#   make bench BENCH_ARGS="--quick --skip-litellm"
+# apt-get, Portkey's gateway into bench/.portkey (npm) and LiteLLM into bench/.litellm-venv
+# when missing. Options go in BENCH_ARGS:
+#   make bench BENCH_ARGS="--quick --skip-litellm --skip-portkey"
 bench: $(VENV)/.base
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 

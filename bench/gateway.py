@@ -23,7 +23,6 @@ CONFIG_FILE = ROOT / "gunicorn.conf.py"
 # Used only while the repository has no gunicorn.conf.py (or when given on the command line).
 FALLBACK_WORKERS = 2
 FALLBACK_THREADS = 64
-UPSTREAM_KEY = "sk-bench-upstream-key"
 HEALTH = Request("GET", "/health", expect='"status"')
 SOEID, PROJECT = "default_user", "default_project"
 
@@ -46,7 +45,7 @@ def routes(nginx_url: str, slow_url: str) -> dict:
             "provider": "openai",
             "base_url": base_url,
             "model": payloads.UPSTREAM_MODEL,
-            "api_key": UPSTREAM_KEY,
+            "api_key": payloads.UPSTREAM_KEY,
         }
 
     return {

@@ -31,7 +31,7 @@ def config(nginx_url: str, slow_url: str, master_key: str) -> dict:
         params = {
             "model": f"openai/{payloads.UPSTREAM_MODEL}",
             "api_base": base_url,
-            "api_key": "sk-bench-upstream-key",
+            "api_key": payloads.UPSTREAM_KEY,
         }
         return {"model_name": name, "litellm_params": params}
 

@@ -8,6 +8,7 @@ import json
 
 FAKE_TEXT = "Fake upstream answer for dgen-ping benchmarks."
 UPSTREAM_MODEL = "fake-model"
+UPSTREAM_KEY = "sk-bench-upstream-key"  # the fake upstreams accept any key
 USAGE = {"prompt_tokens": 12, "completion_tokens": 9, "total_tokens": 21}
 
 # Model names the gateway's route table (and LiteLLM's config) expose.

@@ -1,18 +1,25 @@
 """Markdown tables from a results JSON of bench/run.py, for the terminal and for
 docs/benchmarks.md:   python -m bench.report bench/results/<timestamp>.json
 
-Everything derived (added latency, share of direct throughput, ratios to LiteLLM, the
-budget of issue 6) is computed here from the raw measurements, so any results file can be
-re-rendered the same way.
+Everything derived (added latency, share of direct throughput, upstream calls per answer,
+the side-by-side tables and ratios to Portkey and LiteLLM, the budget of issue 6) is computed
+here from the raw measurements, so any results file can be re-rendered the same way.
 """
 
 import argparse
 import json
 from pathlib import Path
 
-from bench.scenarios import BY_NAME
+from bench.scenarios import BY_NAME, PEERS, SCENARIOS
 
 NON_STREAMED = ("gw_completion", "gw_chat_plain")
+SERVERS = ("gateway", *PEERS)
+BUSY_SHARE = 0.1  # a worker with less of a point's CPU than this did not serve it
+SERVER_NAMES = {
+    "gateway": "dgen-ping",
+    "portkey": "Portkey {version} (Node {node})",
+    "litellm": "LiteLLM {version}",
+}
 
 
 def _fmt(value) -> str:
@@ -53,8 +60,8 @@ def _errors(m: dict) -> str:
 
 
 def added(m: dict, points: dict) -> dict:
-    """Gateway (or LiteLLM) minus direct at the same concurrency, and the share of direct
-    throughput kept; empty when there is no baseline point."""
+    """A proxied target (gateway, Portkey, LiteLLM) minus direct at the same concurrency, and
+    the share of direct throughput kept; empty when there is no baseline point."""
     base = points.get((BY_NAME[m["scenario"]].baseline, m["concurrency"]))
     if not base:
         return {}
@@ -91,6 +98,7 @@ def load_table(results: dict) -> str:
                 extra.get("p50_ms"),
                 extra.get("p99_ms"),
                 f"{share:.0%}" if share is not None else None,
+                upstream_per_answer(m),
                 round(m["cpu_ms_per_request"], 3),
                 "/".join(f"{s:.0%}" for s in m["cpu_share_by_worker"]),
                 max(m["rss_peak_mb_by_worker"], default=None),
@@ -98,14 +106,27 @@ def load_table(results: dict) -> str:
             ]
         )
     headers = ["scenario", "c", "req/s", "req/s/worker", "p50 ms", "p90 ms", "p99 ms"]
-    headers += ["added p50", "added p99", "of direct req/s", "CPU ms/req", "CPU split"]
+    headers += ["added p50", "added p99", "of direct req/s", "upstream calls/answer"]
+    headers += ["CPU ms/req", "CPU split"]
     legend = (
-        "\n\n⚠: the median request took over a tenth of the measured window, so req/s is "
-        "understated and CPU ms/req overstated (requests still in flight at the end are not "
-        "counted); rerun with a longer --duration for that point."
+        "\n\nupstream calls/answer: requests the fake upstream received during the point "
+        "(warm-up included) ÷ answers wrk counted; 1.00 when each answer came from one upstream "
+        "call, a little above when requests were in flight as wrk stopped, below 1 when "
+        "answers never reached the upstream (an error path)."
     )
-    body = table([*headers, "peak RSS MB/worker", "errors"], rows)
-    return body + legend if any(short_window(m) for m in points.values()) else body
+    if any(short_window(m) for m in points.values()):
+        legend += (
+            "\n\n⚠: the median request took over a tenth of the measured window, so req/s is "
+            "understated and CPU ms/req overstated (requests still in flight at the end are not "
+            "counted); rerun with a longer --duration for that point."
+        )
+    return table([*headers, "peak RSS MB/worker", "errors"], rows) + legend
+
+
+def upstream_per_answer(m: dict) -> str | None:
+    if "upstream_requests" not in m:
+        return None
+    return f"{m['upstream_requests'] / max(m['requests'] + m['warmup_requests'], 1):.2f}"
 
 
 def short_window(m: dict) -> bool:
@@ -132,7 +153,7 @@ def peak_rss(results: dict, target: str) -> float | None:
 
 def servers_table(results: dict) -> str:
     rows = []
-    for target in ("gateway", "litellm"):
+    for target in SERVERS:
         info = results.get(target)
         if not info:
             continue
@@ -146,7 +167,7 @@ def servers_table(results: dict) -> str:
         rows.append(
             [
                 target,
-                info.get("command") or f"LiteLLM {info.get('version', '')}",
+                info.get("command") or server_name(results, target),
                 info["workers"],
                 " ".join(f"{s:.2f}" for s in info["startup_s"]),
                 " ".join(f"{r:.0f}" for r in info["rss_idle_mb_by_worker"]),
@@ -158,61 +179,134 @@ def servers_table(results: dict) -> str:
     return table([*headers, "peak RSS MB/worker", "telemetry written"], rows)
 
 
-def litellm_rows(results: dict) -> list[list]:
-    points = measured(results)
-    rows = []
-    for (name, conc), gw in points.items():
-        other = points.get((BY_NAME[name].counterpart, conc))
-        if not other:
-            continue
-        gw_rate = gw["rps"] / max(gw["workers"], 1)
-        other_rate = other["rps"] / max(other["workers"], 1)
-        rows.append(
-            [
-                BY_NAME[name].title,
-                conc,
-                f"{gw_rate / other_rate:.1f}×",
-                added(gw, points).get("p50_ms"),
-                added(other, points).get("p50_ms"),
-                f"{other['cpu_ms_per_request'] / max(gw['cpu_ms_per_request'], 1e-9):.1f}×",
-            ]
-        )
-    return rows
+def server_name(results: dict, target: str) -> str:
+    info = results.get(target, {})
+    return SERVER_NAMES[target].format(version=info.get("version"), node=info.get("node"))
 
 
 def peak_rate(results: dict, scenario: str) -> float | None:
     """Highest requests/s per worker of a scenario over its concurrencies: its capacity."""
-    rates = [
-        m["rps"] / max(m["workers"], 1)
-        for (name, _), m in measured(results).items()
-        if name == scenario
-    ]
+    rates = [rate(m) for (name, _), m in measured(results).items() if name == scenario]
     return max(rates, default=None)
 
 
+def rate(m: dict) -> float:
+    """Requests/s per worker that served the point: per process for Portkey and LiteLLM (one
+    each), and at c=1, where one request is in flight at a time, the one gunicorn worker
+    that served them all rather than half of it."""
+    busy = sum(share >= BUSY_SHARE for share in m["cpu_share_by_worker"])
+    return m["rps"] / max(busy, 1)
+
+
 def _ratio(a, b) -> str | None:
-    return f"{a / b:.1f}×" if a and b else None
+    """a ÷ b, when both were measured and are positive (an added latency can come out at or
+    below zero at the noise level, and a ratio of it means nothing)."""
+    if not a or not b or a <= 0 or b <= 0:
+        return None
+    value = a / b
+    if value < 0.01:
+        return "< 0.01×"
+    return f"{value:.2f}×" if value < 10 else f"{value:.0f}×"
 
 
-def litellm_table(results: dict) -> str:
-    headers = ["scenario", "c", "req/s per worker: gateway ÷ LiteLLM", "added p50 gateway"]
-    headers += ["added p50 LiteLLM", "CPU per request: LiteLLM ÷ gateway"]
-    rows = litellm_rows(results)
-    gateway, litellm = results.get("gateway", {}), results.get("litellm", {})
-    if "workers" not in litellm:
-        return "LiteLLM not measured: " + (_why(litellm) if litellm else "not selected")
-    summary = [
-        ["peak req/s per worker (any c)", None]
-        + [_ratio(peak_rate(results, "gw_chat_plain"), peak_rate(results, "litellm_chat_plain"))]
-        + [None] * 3,
-        ["start-up s: LiteLLM ÷ gateway", None]
-        + [_ratio(max(litellm.get("startup_s") or [0]), max(gateway.get("startup_s") or [0]))]
-        + [None] * 3,
-        ["peak RSS per worker: LiteLLM ÷ gateway", None]
-        + [_ratio(peak_rss(results, "litellm"), peak_rss(results, "gateway"))]
-        + [None] * 3,
+COMPARED = [s for s in SCENARIOS if s.counterparts]  # the gateway's side of each comparison
+NOTHING_TO_COMPARE = "Nothing to compare: no point of the gateway next to Portkey's or LiteLLM's."
+
+
+def side_by_side(results: dict) -> str:
+    """Per request, each server's figures next to the others' (the table of issue 15)."""
+    points = measured(results)
+    blocks = []
+    for scenario in COMPARED:
+        names = [scenario.name, *scenario.counterparts]
+        present = [name for name in names if any(key[0] == name for key in points)]
+        if len(present) < 2:
+            continue
+        conc = sorted({c for (name, c) in points if name in present})
+        headers = ["server", f"added p50 / p99 at c={conc[0]}, ms", "CPU ms per request"]
+        headers += [f"req/s per busy worker at c={' / '.join(map(str, conc))}"]
+        headers += ["peak RSS MB/worker"]
+        rows = [side_by_side_row(results, points, name, conc) for name in present]
+        blocks.append(f"**{scenario.title.removeprefix('gateway ')}**\n\n{table(headers, rows)}")
+    return "\n\n".join(blocks) or NOTHING_TO_COMPARE
+
+
+def side_by_side_row(results: dict, points: dict, name: str, conc: list[int]) -> list:
+    """One server's row: added latency at the lowest concurrency, CPU per request over all
+    of them (lowest–highest), req/s per worker at each, and peak RSS."""
+    own = {c: points[(name, c)] for c in conc if (name, c) in points}
+    first = added(own[conc[0]], points) if conc[0] in own else {}
+    latency = f"{_fmt(first['p50_ms'])} / {_fmt(first['p99_ms'])}" if first else None
+    cpu = sorted(m["cpu_ms_per_request"] for m in own.values())
+    cpu_range = "–".join(dict.fromkeys(_fmt(c) for c in (cpu[0], cpu[-1])))
+    rates = " / ".join(f"{rate(own[c]):,.0f}" if c in own else "–" for c in conc)
+    peak = max(max(m["rss_peak_mb_by_worker"], default=0) for m in own.values())
+    target = BY_NAME[name].target
+    workers = results.get(target, {}).get("workers", 0)
+    label = f"{server_name(results, target)}, {workers} worker{'s' if workers != 1 else ''}"
+    return [label, latency, cpu_range, rates, peak]
+
+
+def ratio_table(results: dict) -> str:
+    """Gateway ÷ Portkey and gateway ÷ LiteLLM: per point, then per server."""
+    peers = [peer for peer in PEERS if "workers" in results.get(peer, {})]
+    notes = [
+        f"{PEERS[peer]} not measured: {_why(results[peer])}"
+        for peer in PEERS
+        if peer in results and peer not in peers
     ]
-    return table(headers, rows + summary)
+    rows = ratio_rows(results, peers)
+    if not rows:
+        return "\n\n".join([NOTHING_TO_COMPARE, *notes])
+    headers = ["scenario", "c"]
+    for figure in ("req/s per busy worker", "CPU per request", "added p50"):
+        headers += [f"{figure}: gateway ÷ {PEERS[peer]}" for peer in peers]
+    per_point = table(headers, rows)
+    figures = ["figure", *(f"gateway ÷ {PEERS[peer]}" for peer in peers)]
+    per_server = table(figures, summary_rows(results, peers))
+    legend = (
+        "req/s: above 1× the gateway serves more; CPU, added p50, start-up and RSS: below 1× "
+        "it costs less."
+    )
+    return "\n\n".join([per_point, per_server, legend, *notes])
+
+
+def ratio_rows(results: dict, peers: list[str]) -> list[list]:
+    """Gateway ÷ each compared gateway, point by point, from the same run."""
+    points = measured(results)
+    rows = []
+    for (name, conc), gw in points.items():
+        scenario = BY_NAME[name]
+        others = [points.get((scenario.counterpart(peer), conc)) for peer in peers]
+        if not scenario.counterparts or not any(others):
+            continue
+        row = [scenario.title, conc]
+        for figure in (rate, _cpu, lambda m: added(m, points).get("p50_ms")):
+            row += [_ratio(figure(gw), figure(other)) if other else None for other in others]
+        rows.append(row)
+    return rows
+
+
+def _cpu(m: dict) -> float:
+    return m["cpu_ms_per_request"]
+
+
+def summary_rows(results: dict, peers: list[str]) -> list[list]:
+    """Per server: peak capacity, start-up and memory, gateway ÷ each compared gateway."""
+    capacity = [peak_rate(results, BY_NAME["gw_chat_plain"].counterpart(p)) for p in peers]
+    startups = [_worst_startup(results[peer]) for peer in peers]
+    memory = [peak_rss(results, peer) for peer in peers]
+    gateway = results.get("gateway", {})
+    return [
+        ["peak req/s per busy worker (any c), /v1/chat/completions"]
+        + [_ratio(peak_rate(results, "gw_chat_plain"), other) for other in capacity],
+        ["start-up s (worst)"] + [_ratio(_worst_startup(gateway), other) for other in startups],
+        ["peak RSS per worker"] + [_ratio(peak_rss(results, "gateway"), other) for other in memory],
+    ]
+
+
+def _worst_startup(info: dict) -> float | None:
+    return max(info.get("startup_s") or [0]) or None
 
 
 MICRO_FIGURES = (
@@ -281,8 +375,8 @@ def budget_rows(results: dict) -> list[list]:
     export = micro.get("export", {})
     events = export.get("events") or results.get("options", {}).get("export_events", 0)
     label = f"export of {events:,} events"
-    rate = export.get("events_per_s")
-    rows.append(_check(label, "≥ 100k events/s", rate, 100_000, higher_is_better=True))
+    export_rate = export.get("events_per_s")
+    rows.append(_check(label, "≥ 100k events/s", export_rate, 100_000, higher_is_better=True))
     rows.append(_check("export peak RSS", "≤ 200 MB", export.get("peak_rss_mb"), 200))
     budgets = micro.get("budgets", {})
     database, redis = budgets.get("database_us_mean"), budgets.get("redis_us_mean")
@@ -293,13 +387,16 @@ def budget_rows(results: dict) -> list[list]:
 
 def machine_lines(results: dict) -> str:
     m = results.get("machine", {})
-    litellm = results.get("litellm", {}).get("version", "not run")
+    peers = ", ".join(
+        server_name(results, peer) if "version" in results.get(peer, {}) else f"{name} not run"
+        for peer, name in PEERS.items()
+    )
     return "\n".join(
         [
             f"- CPU: {m.get('cpu')}, {m.get('nproc')} cores; memory {m.get('memory_gb')} GB; "
             f"Linux {m.get('kernel')}",
             f"- Python {m.get('python')}, gunicorn {m.get('gunicorn')}, Django {m.get('django')}, "
-            f"{m.get('nginx')}, {m.get('wrk')}, LiteLLM {litellm}",
+            f"{m.get('nginx')}, {m.get('wrk')}; {peers}",
             f"- Run: {results.get('started_at')}, {results.get('seconds')} s, options "
             f"{_options(results)}",
             f"- {_others_line(results)}",
@@ -331,7 +428,8 @@ def render(results: dict) -> str:
         ("Machine", machine_lines(results)),
         ("Servers", servers_table(results)),
         ("Load (wrk, keep-alive; latency in ms)", load_table(results)),
-        ("Gateway ÷ LiteLLM", litellm_table(results)),
+        ("Side by side: the gateway, Portkey and LiteLLM", side_by_side(results)),
+        ("Gateway ÷ Portkey, gateway ÷ LiteLLM (same run, per point)", ratio_table(results)),
         ("Micro-benchmarks: telemetry and budgets", micro_table(results)),
         ("Budget (issue 6)", budget),
     ]

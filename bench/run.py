@@ -1,11 +1,12 @@
-"""`make bench`: the gateway's cost next to direct calls and LiteLLM, on 127.0.0.1 only.
+"""`make bench`: the gateway's cost next to direct calls, Portkey and LiteLLM, on 127.0.0.1.
 
-    python -m bench.run [--quick] [--skip-litellm] [--only=NAME,...] [--duration=S] ...
+    python -m bench.run [--quick] [--skip-portkey] [--skip-litellm] [--only=NAME,...] ...
     make bench BENCH_ARGS="--quick"
 
-Starts the fake upstreams (nginx, and a 200 ms asyncio server), the gateway under gunicorn
-and LiteLLM's proxy, drives each scenario with wrk, reads the servers' CPU and memory from
-/proc, runs the telemetry micro-benchmarks, prints the tables and writes
+Starts the fake upstreams (nginx, and a 200 ms asyncio server), the gateway under gunicorn,
+Portkey's gateway and LiteLLM's proxy, drives each scenario with wrk, reads the servers' CPU
+and memory from /proc and the upstreams' request counts, runs the telemetry
+micro-benchmarks, prints the tables and writes
 bench/results/<timestamp>.json (turn it into docs tables with `python -m bench.report`).
 Every process it starts is stopped at the end, on error and on Ctrl-C. See
 docs/benchmarks.md for what each figure means.
@@ -20,12 +21,23 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import gateway, litellm_proxy, procs, procstat, report, scenarios, tools, upstream
-from bench.load import probe
+from bench import (
+    gateway,
+    litellm_proxy,
+    portkey_gateway,
+    procs,
+    procstat,
+    report,
+    scenarios,
+    tools,
+    upstream,
+)
+from bench.load import Request, probe
 from bench.measure import Target, measure
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -56,7 +68,7 @@ PROFILES = {
         "writer_events": 20_000,
         "handoff_events": 5_000,
         "budget_calls": 5_000,
-        "limit": 118,
+        "limit": 178,
         "micro_reserve": 20,
     },
 }
@@ -69,9 +81,10 @@ def _int_list(text: str) -> list[int]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add = parser.add_argument
-    add("--quick", action="store_true", help="short run (< 2 min) with fewer concurrencies")
+    add("--quick", action="store_true", help="short run (< 3 min) with fewer concurrencies")
+    add("--skip-portkey", action="store_true", help="do not install or run Portkey's gateway")
     add("--skip-litellm", action="store_true", help="do not install or run LiteLLM")
-    only_help = "comma-separated scenarios or groups: direct, gateway, litellm, micro"
+    only_help = "comma-separated scenarios or groups: direct, gateway, portkey, litellm, micro"
     add("--only", default="", help=only_help + " (needed baselines always run)")
     add("--duration", type=int, help="measured seconds per point (integer: wrk's unit)")
     add("--warmup", type=int, help="warm-up seconds before each point")
@@ -93,10 +106,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             setattr(args, name, value)
     args.only = [item.strip() for item in args.only.split(",") if item.strip()]
     try:
-        scenarios.select(args.only, args.skip_litellm)
+        scenarios.select(args.only, skipped_targets(args))
     except ValueError as exc:
         parser.error(str(exc))
     return args
+
+
+def skipped_targets(args: argparse.Namespace) -> frozenset[str]:
+    return frozenset(peer for peer in scenarios.PEERS if getattr(args, f"skip_{peer}"))
 
 
 @dataclass
@@ -108,7 +125,7 @@ class Run:
     tools: dict
     deadline: float
     targets: dict = field(default_factory=dict)
-    creds: scenarios.Credentials = field(default_factory=scenarios.Credentials)
+    context: scenarios.Context = field(default_factory=scenarios.Context)
     measurements: list = field(default_factory=list)
     sent: dict = field(default_factory=dict)  # answered requests per target, for telemetry
 
@@ -126,7 +143,7 @@ def run_scenario(run: Run, scenario: scenarios.Scenario) -> None:
     target = run.targets.get(scenario.target)
     if isinstance(target, str):
         return _skip(run, base, target)
-    request = scenario.build(run.creds)
+    request = scenario.build(run.context)
     problem = probe(target.url, request)
     _count_sent(run, scenario, 1)
     if problem:
@@ -138,13 +155,28 @@ def run_scenario(run: Run, scenario: scenarios.Scenario) -> None:
             _skip(run, point, "time limit of the run reached")
             continue
         try:
-            result = measure(run.tools["wrk"], target, request, connections, timing, run.tmp)
+            result = measure_point(run, scenario, target, request, connections)
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
             _skip(run, point, target.exited() or f"wrk failed: {exc}")
             continue
         _count_sent(run, scenario, result["requests"] + result["warmup_requests"])
         run.measurements.append({**point, **result})
         print(report.progress_line(run.measurements[-1]), flush=True)
+
+
+def measure_point(
+    run: Run, scenario: scenarios.Scenario, target: Target, request: Request, connections: int
+) -> dict:
+    """measure(), and the requests the scenario's upstream received meanwhile."""
+    timing = (run.args.warmup, run.args.duration)
+    measure_args = (run.tools["wrk"], target, request, connections, timing, run.tmp)
+    if not scenario.upstream:
+        return measure(*measure_args)
+    url = run.targets[scenario.upstream].url
+    before = upstream.requests_received(url)
+    result = measure(*measure_args)
+    # Both readings count themselves: the second one is not a call of the target's.
+    return {**result, "upstream_requests": upstream.requests_received(url) - before - 1}
 
 
 def _count_sent(run: Run, scenario: scenarios.Scenario, requests: int) -> None:
@@ -169,6 +201,7 @@ def start_upstreams(run: Run) -> dict:
     slow = upstream.start_slow(run.tmp, SLOW_DELAY)
     run.targets["nginx"] = Target("nginx", nginx.url, nginx.proc)
     run.targets["slow"] = Target("slow", slow.url, slow.proc)
+    run.context = replace(run.context, nginx_url=nginx.url, slow_url=slow.url)
     return {"nginx_url": nginx.url, "slow_url": slow.url, "slow_delay_s": SLOW_DELAY}
 
 
@@ -205,27 +238,49 @@ def run_gateway(run: Run, env: dict, selected: list) -> dict:
     return info
 
 
+def run_peer(run: Run, target: str, start: Callable, selected: list) -> dict:
+    """Start a compared gateway with `start()`, measure its scenarios, stop it. `start`
+    returns the server (proc, url, startup_s) or raises StartError."""
+    try:
+        server = start()
+    except procs.StartError as exc:
+        run.targets[target] = f"{target} did not start: {exc}"
+        print(run.targets[target], flush=True)
+        return {"error": str(exc)}
+    info = {"startup_s": [round(server.startup_s, 3)]}
+    time.sleep(1)
+    info.update(server_memory(server.proc.pid))
+    run.targets[target] = Target(target, server.url, server.proc)
+    run_target(run, target, selected)
+    procs.stop(server.proc)
+    return info
+
+
+def unavailable(run: Run, target: str, reason: str) -> dict:
+    run.targets[target] = reason
+    print(f"{target}: {reason}", flush=True)
+    return {"skipped": reason}
+
+
+def run_portkey(run: Run, entry: Path | None, reason: str, selected: list) -> dict:
+    if entry is None:
+        return unavailable(run, "portkey", reason)
+    info = run_peer(run, "portkey", lambda: portkey_gateway.start(entry, run.tmp), selected)
+    return {**info, "version": tools.portkey_version(), "node": tools.node_version()}
+
+
 def run_litellm(run: Run, command: Path | None, reason: str, selected: list) -> dict:
     if command is None:
-        run.targets["litellm"] = reason
-        print(f"LiteLLM: {reason}", flush=True)
-        return {"skipped": reason}
+        return unavailable(run, "litellm", reason)
     nginx, slow = run.targets["nginx"].url, run.targets["slow"].url
-    try:
+
+    def start() -> litellm_proxy.LiteLLM:
         proxy = litellm_proxy.start(command, run.tmp, nginx, slow)
-    except procs.StartError as exc:
-        run.targets["litellm"] = f"LiteLLM did not start: {exc}"
-        print(run.targets["litellm"], flush=True)
-        return {"error": str(exc)}
-    version = tools.package_version(command.with_name("python"), "litellm")
-    info = {"startup_s": [round(proxy.startup_s, 3)], "version": version}
-    time.sleep(1)
-    info.update(server_memory(proxy.proc.pid))
-    run.creds = scenarios.Credentials(**{**run.creds.__dict__, "litellm_key": proxy.key})
-    run.targets["litellm"] = Target("litellm", proxy.url, proxy.proc)
-    run_target(run, "litellm", selected)
-    procs.stop(proxy.proc)
-    return info
+        run.context = replace(run.context, litellm_key=proxy.key)
+        return proxy
+
+    info = run_peer(run, "litellm", start, selected)
+    return {**info, "version": tools.package_version(command.with_name("python"), "litellm")}
 
 
 def run_micro(run: Run, env: dict) -> dict:
@@ -276,7 +331,9 @@ def machine(run: Run) -> dict:
     }
 
 
-def execute(run: Run, selected: list, want_micro: bool, litellm: tuple) -> dict:
+def execute(run: Run, selected: list, want_micro: bool, peers: dict[str, tuple]) -> dict:
+    """Everything measured, in order: baselines, the gateway, the compared gateways, the
+    micro-benchmarks. `peers`: each compared gateway's (installed path, or None and why)."""
     results = {"machine": machine(run), "upstream": start_upstreams(run)}
     env = gateway.environment(run.tmp, run.targets["nginx"].url, run.targets["slow"].url)
     run_target(run, "nginx", selected)
@@ -287,10 +344,12 @@ def execute(run: Run, selected: list, want_micro: bool, litellm: tuple) -> dict:
         except RuntimeError as exc:
             token, run.targets["gateway"] = "", str(exc)
             print(exc, flush=True)
-        run.creds = scenarios.Credentials(gateway_token=token, token_secret=env["TOKEN_SECRET"])
+        run.context = replace(run.context, gateway_token=token, token_secret=env["TOKEN_SECRET"])
         results["gateway"] = run_gateway(run, env, selected)
-    if any(s.target == "litellm" for s in selected):
-        results["litellm"] = run_litellm(run, *litellm, selected)
+    if "portkey" in peers:
+        results["portkey"] = run_portkey(run, *peers["portkey"], selected)
+    if "litellm" in peers:
+        results["litellm"] = run_litellm(run, *peers["litellm"], selected)
     procs.stop_all()  # the upstreams: the micro-benchmarks want the CPU to themselves
     if want_micro:
         run.deadline += run.args.micro_reserve
@@ -302,17 +361,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started, started_at = time.monotonic(), datetime.now(UTC)
     procs.install_cleanup()
-    selected = scenarios.select(args.only, args.skip_litellm)
+    selected = scenarios.select(args.only, skipped_targets(args))
     want_micro = not args.only or "micro" in args.only
     found = tools.ensure_apt_tools()
-    litellm = (None, "skipped (--skip-litellm)")
-    if any(s.target == "litellm" for s in selected):
-        litellm = tools.ensure_litellm()
+    installers = {"portkey": tools.ensure_portkey, "litellm": tools.ensure_litellm}
+    wanted = {s.target for s in selected}
+    peers = {peer: install() for peer, install in installers.items() if peer in wanted}
     deadline = started + args.limit - args.micro_reserve
     tmp = Path(tempfile.mkdtemp(prefix="dgen-bench-"))
     run = Run(args, tmp, found, deadline)
     try:
-        results = execute(run, selected, want_micro, litellm)
+        results = execute(run, selected, want_micro, peers)
     except KeyboardInterrupt:
         print("\nInterrupted: stopping every process started.", file=sys.stderr)
         return 130

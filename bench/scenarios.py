@@ -1,26 +1,39 @@
 """What is measured: each scenario is one request sent to one target at some concurrencies.
 
 Targets: "nginx" and "slow" (the fake upstreams, called directly: the baselines),
-"gateway" (dgen-ping under gunicorn) and "litellm" (LiteLLM's proxy). A gateway or LiteLLM
-scenario names its `baseline`, the direct call it adds to (for added latency and the share
-of direct throughput), and a gateway scenario names its LiteLLM `counterpart`.
+"gateway" (dgen-ping under gunicorn), and the gateways it is compared with, "portkey"
+(Portkey's open-source gateway) and "litellm" (LiteLLM's proxy). A proxied scenario names its
+`baseline`, the direct call it adds to (for added latency, the share of direct throughput
+and the upstream calls counted), and a gateway scenario names its `counterparts`, the same
+request to each compared gateway.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bench import payloads
 from bench.load import Request
 
 MAIN = "main"  # the --concurrency list (1, 16, 64)
 SLOW = "slow"  # the --slow-concurrency list (64, 256)
+UPSTREAMS = ("nginx", "slow")  # the fake upstreams, called directly for the baselines
+PEERS = {"portkey": "Portkey", "litellm": "LiteLLM"}  # compared gateways, in table order
+PLAIN, STREAM, SLOW_MODEL = payloads.MODEL_PLAIN, payloads.MODEL_STREAM, payloads.MODEL_SLOW
+DIRECT_CHAT = "/plain/v1/chat/completions"
+DIRECT_STREAM = "/stream/v1/chat/completions"
+CHAT = "/v1/chat/completions"
 
 
 @dataclass(frozen=True)
-class Credentials:
+class Context:
+    """What requests carry that is known only once the run has started: secrets, and the
+    fake upstreams' base URLs (Portkey is told the upstream in every request)."""
+
     gateway_token: str = ""
     token_secret: str = ""
     litellm_key: str = ""
+    nginx_url: str = ""
+    slow_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -29,11 +42,23 @@ class Scenario:
     target: str
     title: str
     concurrency: str | tuple[int, ...]
-    build: Callable[[Credentials], Request]
+    build: Callable[[Context], Request]
     baseline: str = ""
-    counterpart: str = ""
+    counterparts: tuple[str, ...] = ()
     streamed: bool = False
     recorded: bool = True  # the gateway writes a telemetry event per request (not /health)
+
+    @property
+    def upstream(self) -> str:
+        """The fake upstream its requests reach: its target, or its baseline's ("" for the
+        gateway's own routes, which call none)."""
+        if self.target in UPSTREAMS:
+            return self.target
+        return BY_NAME[self.baseline].target if self.baseline else ""
+
+    def counterpart(self, peer: str) -> str:
+        """Its scenario on the compared gateway `peer` ("" when there is none)."""
+        return next((name for name in self.counterparts if BY_NAME[name].target == peer), "")
 
 
 def _chat(path: str, model: str, stream: bool = False, auth: str = "") -> Request:
@@ -42,21 +67,25 @@ def _chat(path: str, model: str, stream: bool = False, auth: str = "") -> Reques
     return Request("POST", path, payloads.chat_request(model, stream), headers, expect)
 
 
-def _generate_token(creds: Credentials) -> Request:
-    headers = {"X-Token-Secret": creds.token_secret}
+def _generate_token(context: Context) -> Request:
+    headers = {"X-Token-Secret": context.token_secret}
     return Request("POST", "/generate-token", '{"soeid":"bench_user"}', headers, '"token"')
 
 
-def _completion(creds: Credentials) -> Request:
+def _completion(context: Context) -> Request:
     body = payloads.readme_completion_request()
-    headers = {"X-API-Token": creds.gateway_token}
+    headers = {"X-API-Token": context.gateway_token}
     return Request("POST", "/api/llm/completion", body, headers, payloads.FAKE_TEXT)
 
 
-PLAIN, STREAM, SLOW_MODEL = payloads.MODEL_PLAIN, payloads.MODEL_STREAM, payloads.MODEL_SLOW
-DIRECT_CHAT = "/plain/v1/chat/completions"
-DIRECT_STREAM = "/stream/v1/chat/completions"
-CHAT = "/v1/chat/completions"
+def _portkey_chat(base_url: str, model: str, stream: bool = False) -> Request:
+    """Portkey routes by header: the provider, and the base URL its OpenAI provider calls
+    instead of api.openai.com. The bearer key is what it forwards upstream as the provider's
+    key, as a client of Portkey sends its own OpenAI key."""
+    request = _chat(CHAT, model, stream, auth=payloads.UPSTREAM_KEY)
+    routing = {"x-portkey-provider": "openai", "x-portkey-custom-host": base_url}
+    return replace(request, headers={**request.headers, **routing})
+
 
 SCENARIOS = [
     Scenario("direct_plain", "nginx", "direct, plain", MAIN, lambda c: _chat(DIRECT_CHAT, PLAIN)),
@@ -99,7 +128,7 @@ SCENARIOS = [
         MAIN,
         lambda c: _chat(CHAT, PLAIN, auth=c.gateway_token),
         baseline="direct_plain",
-        counterpart="litellm_chat_plain",
+        counterparts=("portkey_chat_plain", "litellm_chat_plain"),
     ),
     Scenario(
         "gw_chat_stream",
@@ -108,7 +137,7 @@ SCENARIOS = [
         MAIN,
         lambda c: _chat(CHAT, STREAM, stream=True, auth=c.gateway_token),
         baseline="direct_stream",
-        counterpart="litellm_chat_stream",
+        counterparts=("portkey_chat_stream", "litellm_chat_stream"),
         streamed=True,
     ),
     Scenario(
@@ -118,7 +147,32 @@ SCENARIOS = [
         SLOW,
         lambda c: _chat(CHAT, SLOW_MODEL, auth=c.gateway_token),
         baseline="direct_slow",
-        counterpart="litellm_chat_slow",
+        counterparts=("portkey_chat_slow", "litellm_chat_slow"),
+    ),
+    Scenario(
+        "portkey_chat_plain",
+        "portkey",
+        "Portkey /v1/chat/completions",
+        MAIN,
+        lambda c: _portkey_chat(f"{c.nginx_url}/plain/v1", PLAIN),
+        baseline="direct_plain",
+    ),
+    Scenario(
+        "portkey_chat_stream",
+        "portkey",
+        "Portkey /v1/chat/completions, streamed",
+        MAIN,
+        lambda c: _portkey_chat(f"{c.nginx_url}/stream/v1", STREAM, stream=True),
+        baseline="direct_stream",
+        streamed=True,
+    ),
+    Scenario(
+        "portkey_chat_slow",
+        "portkey",
+        "Portkey /v1/chat/completions, 200 ms upstream",
+        SLOW,
+        lambda c: _portkey_chat(f"{c.slow_url}/plain/v1", SLOW_MODEL),
+        baseline="direct_slow",
     ),
     Scenario(
         "litellm_chat_plain",
@@ -147,13 +201,14 @@ SCENARIOS = [
     ),
 ]
 BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
-GROUPS = {"direct": "nginx slow", "gateway": "gateway", "litellm": "litellm"}
+GROUPS = {"direct": " ".join(UPSTREAMS), "gateway": "gateway", **{peer: peer for peer in PEERS}}
 KNOWN = ["micro", *GROUPS, *BY_NAME]
 
 
-def select(only: list[str], skip_litellm: bool) -> list[Scenario]:
-    """Scenarios named in `only` (names or the groups direct/gateway/litellm; empty: all),
-    plus the baselines they need, in the order of SCENARIOS."""
+def select(only: list[str], skip: frozenset[str] = frozenset()) -> list[Scenario]:
+    """Scenarios named in `only` (names or the groups direct/gateway/portkey/litellm; empty:
+    all) but for those of the targets in `skip`, plus the baselines they need, in the order
+    of SCENARIOS."""
     wanted = set()
     for item in only or [*GROUPS]:
         if item in GROUPS:
@@ -162,7 +217,6 @@ def select(only: list[str], skip_litellm: bool) -> list[Scenario]:
             wanted.add(item)
         elif item != "micro":
             raise ValueError(f"unknown scenario {item!r}; known: {', '.join(KNOWN)}")
-    if skip_litellm:
-        wanted = {name for name in wanted if BY_NAME[name].target != "litellm"}
+    wanted = {name for name in wanted if BY_NAME[name].target not in skip}
     wanted |= {BY_NAME[name].baseline for name in wanted if BY_NAME[name].baseline}
     return [s for s in SCENARIOS if s.name in wanted]

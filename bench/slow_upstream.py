@@ -2,14 +2,18 @@
 
 Stock nginx has no way to delay an answer (echo_sleep is a third-party module), so this
 is a small asyncio server: a sleeping request is a timer, not a thread, and costs no CPU
-while it waits. Same routes and bodies as the nginx upstream (plain and stream base URLs).
+while it waits. Same routes and bodies as the nginx upstream (plain and stream base URLs),
+and the same request count, in the shape of nginx's stub_status page (answered at once,
+so it is asked on a connection of its own).
 Run: python -m bench.slow_upstream --port 9000 --delay 0.2
 """
 
 import argparse
 import asyncio
+import itertools
 
 from bench import payloads
+from bench.upstream import STATUS_PATH
 
 
 def _response(content_type: str, body: str) -> bytes:
@@ -30,6 +34,13 @@ RESPONSES = {
     ),
 }
 NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n"
+RECEIVED = itertools.count(1)  # requests received, the one being handled included
+
+
+def _status(received: int) -> bytes:
+    return _response(
+        "text/plain", f"Active connections: -\nserver accepts handled requests\n - - {received}\n"
+    )
 
 
 def _content_length(head: bytes) -> int:
@@ -60,6 +71,10 @@ class DelayedHTTP(asyncio.Protocol):
                 return
             self.buffer = self.buffer[end:]
             path = head.split(b" ", 2)[1].split(b"?", 1)[0]
+            received = next(RECEIVED)
+            if path == STATUS_PATH.encode():
+                self.transport.write(_status(received))
+                continue
             # Same delay for all, so timers fire in request order: keep-alive stays ordered.
             asyncio.get_running_loop().call_later(self.delay, self._send, RESPONSES.get(path))
 

@@ -7,8 +7,13 @@ two base URLs and the gateway gets one route per base URL:
     <base>/stream/v1/chat/completions   fixed SSE stream ending in a usage chunk and [DONE]
     <base>/gemini/v1beta/models/<m>:generateContent        Gemini JSON with usageMetadata
     <base>/gemini/v1beta/models/<m>:streamGenerateContent  Gemini SSE
+    <base>/_bench/requests              requests received so far (nginx's stub_status)
+
+Counting the requests an upstream received around a measurement shows that a gateway
+really called it for every answer, so no figure is of an error path.
 """
 
+import http.client
 import socket
 import subprocess
 import sys
@@ -17,6 +22,7 @@ from pathlib import Path
 
 from bench import payloads, procs
 
+STATUS_PATH = "/_bench/requests"
 NGINX_CONF = """\
 worker_processes 1;
 pid {tmp}/nginx.pid;
@@ -50,6 +56,9 @@ http {{
             default_type text/event-stream;
             return 200 {gemini_stream};
         }}
+        location = {status_path} {{
+            stub_status;
+        }}
         location / {{
             default_type application/json;
             return 404 '{{"error": {{"message": "no such fake route"}}}}';
@@ -78,6 +87,7 @@ def nginx_config(tmp: Path, port: int) -> str:
     return NGINX_CONF.format(
         tmp=tmp,
         port=port,
+        status_path=STATUS_PATH,
         chat=_nginx_string(payloads.chat_completion()),
         stream=_nginx_string(payloads.chat_completion_stream()),
         gemini=_nginx_string(payloads.gemini_generate_content()),
@@ -91,6 +101,19 @@ def _listening(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def requests_received(base_url: str) -> int:
+    """Requests the upstream has received, this one included, from the third line of a
+    stub_status page ("server accepts handled requests", then the three counts)."""
+    host, port = base_url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request("GET", STATUS_PATH)
+        body = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    return int(body.splitlines()[2].split()[2])
 
 
 def start_nginx(nginx: str, tmp: Path) -> Upstream:
