@@ -15,7 +15,7 @@ import orjson
 
 from dgen_ping_site.clock import iso_utc
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # name -> type. The order is the CSV column order; docs/telemetry.md explains each field.
 FIELD_TYPES: dict[str, type] = {
@@ -48,6 +48,11 @@ FIELD_TYPES: dict[str, type] = {
     "upstream_latency_ms": float,
     "error": str,
     "extra": dict,
+    # Version 2: how an LLM answer ended, and the usage details that price it (no content).
+    "finish_reason": str,
+    "tool_calls": int,
+    "cached_tokens": int,
+    "reasoning_tokens": int,
 }
 FIELDS: tuple[str, ...] = tuple(FIELD_TYPES)
 CSV_HEADER = ",".join(FIELDS) + "\r\n"

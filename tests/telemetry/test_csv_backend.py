@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from telemetry.backends.csv import CSVBackend
-from telemetry.schema import CSV_HEADER
+from telemetry.schema import CSV_HEADER, SCHEMA_VERSION
 from tests.telemetry import processes
 from tests.telemetry.conftest import make_event
 
@@ -67,7 +67,7 @@ def test_concurrent_writer_processes_leave_only_whole_rows_and_the_exact_count(t
     assert len({e["event_id"] for e in events}) == len(events)
     assert Counter(e["soeid"] for e in events) == {f"w{w}": batches * size for w in range(workers)}
     # Every row parsed whole: each event has all its values, none spilled from a neighbour.
-    assert all(e["endpoint"] == "/x" * 20 and e["schema_version"] == 1 for e in events)
+    assert all(e["endpoint"] == "/x" * 20 and e["schema_version"] == SCHEMA_VERSION for e in events)
 
 
 def test_a_batch_that_does_not_fit_on_disk_leaves_no_partial_row(tmp_path):
