@@ -134,11 +134,24 @@ def describe(exc: UpstreamError) -> str:
     return f"{_answer_for(exc)[1]}: {exc.message}"
 
 
+REDACTED = "[redacted]"
+# Shorter values are not treated as secrets: replacing them would garble ordinary words.
+SECRET_MIN_LENGTH = 4
+
+
 def redact(text: str, secrets: list[str]) -> str:
-    """`text` with every secret replaced: a last guard for upstream messages we pass on."""
+    """`text` with every secret replaced: a last guard for upstream messages we pass on.
+
+    Longest first, so a secret containing another is replaced whole. A text that ends with
+    the beginning of a secret (an upstream that cut its own echo short) loses that end too.
+    """
+    secrets = sorted((s for s in secrets if s and len(s) >= SECRET_MIN_LENGTH), key=len)
+    for secret in reversed(secrets):
+        text = text.replace(secret, REDACTED)
     for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "[redacted]")
+        for length in range(len(secret) - 1, SECRET_MIN_LENGTH - 1, -1):
+            if text.endswith(secret[:length]):
+                return text[:-length] + REDACTED
     return text
 
 

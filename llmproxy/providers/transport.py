@@ -214,8 +214,12 @@ def error_for_response(response: urllib3.BaseHTTPResponse, secrets: list[str]) -
 
 
 def upstream_message(body, secrets: list[str]) -> str:
-    """The human message of an error body, cut to ERROR_MESSAGE_LIMIT, redacted."""
-    return redact(_message_of(body)[:ERROR_MESSAGE_LIMIT], secrets)
+    """The human message of an error body, redacted, then cut to ERROR_MESSAGE_LIMIT.
+
+    In that order: cut first, and a secret straddling the cut would leave its prefix behind,
+    too short for the redaction to recognise.
+    """
+    return redact(_message_of(body), secrets)[:ERROR_MESSAGE_LIMIT]
 
 
 def _body_of(response: urllib3.BaseHTTPResponse):
