@@ -165,10 +165,19 @@ def exception_handler(exc, context):
     return response
 
 
+EVENT_ERROR_LIMIT = 500
+
+
 def _event_error(body: dict) -> str:
+    """'code: message' for the event, field errors spelled out as 'field.path: message'."""
     if "fields" in body:
-        return f"{body['code']}: {body['fields']}"[:500]
-    return f"{body['code']}: {body['detail']}"[:500]
+        return f"{body['code']}: {in_words(body['fields'])}"[:EVENT_ERROR_LIMIT]
+    return f"{body['code']}: {body['detail']}"[:EVENT_ERROR_LIMIT]
+
+
+def in_words(detail) -> str:
+    """DRF's nested error detail as one line: 'field.path: message; other: message'."""
+    return "; ".join(f"{path}: {text}" if path else text for path, text in errors_of(detail))
 
 
 def errors_of(detail, path: tuple = ()) -> list[tuple[str, str]]:

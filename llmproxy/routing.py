@@ -23,7 +23,7 @@ from django.utils.module_loading import import_string
 from rest_framework.exceptions import ValidationError
 
 from llmproxy import http
-from llmproxy.errors import errors_of
+from llmproxy.errors import in_words
 from llmproxy.oauth import ApiKey, ClientCredentials, OAuthConfig
 from llmproxy.route_serializers import DEFAULT_MAX_OUTPUT_TOKENS, RouteInput, TableInput
 
@@ -188,10 +188,7 @@ def _checked(serializer_class, data, what: str) -> dict:
     try:
         serializer.is_valid(raise_exception=True)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{path}: {message}" if path else message for path, message in errors_of(exc.detail)
-        )
-        raise ImproperlyConfigured(f"{what}: {problems}") from None
+        raise ImproperlyConfigured(f"{what}: {in_words(exc.detail)}") from None
     return serializer.validated_data
 
 
