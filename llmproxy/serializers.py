@@ -67,10 +67,18 @@ class OpenAIModelField(RoutedModelField):
 
 
 class OutputTokensField(ShapeField):
-    """max_tokens and its kin: at most the route's max_output_tokens (checked per model)."""
+    """/v1's max_tokens and its kin: at most the route's max_output_tokens (checked per
+    model, by the serializer)."""
 
     def __init__(self, **kwargs):
         super().__init__({"type": "integer", "minimum": 1, "nullable": True}, **kwargs)
+
+
+class MaxTokensField(serializers.IntegerField):
+    """/api/llm's max_tokens: at most the route's max_output_tokens (checked per model)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=1, **kwargs)
 
 
 class RoutedModelExtension(OpenApiSerializerFieldExtension):
@@ -101,6 +109,17 @@ class OutputTokensExtension(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema, direction):
         return {**self.target.shape, "maximum": routing_table().largest_max_output_tokens()}
+
+
+class MaxTokensExtension(OpenApiSerializerFieldExtension):
+    target_class = MaxTokensField
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": routing_table().largest_max_output_tokens(),
+        }
 
 
 def output_tokens_error(model: str, value: int | None) -> str | None:
@@ -186,10 +205,10 @@ class LLMInput(StrictInput, InputSerializer):
     )
     model = RoutedModelField(default=default_model, max_length=200)
     temperature = serializers.FloatField(min_value=0.0, max_value=2.0, default=default_temperature)
-    max_tokens = serializers.IntegerField(
-        min_value=1,
+    max_tokens = MaxTokensField(
         required=False,
-        help_text="Defaults to DEFAULT_MAX_TOKENS (10000), or the model's limit if lower.",
+        help_text="At most the model's limit. Defaults to DEFAULT_MAX_TOKENS (10000), or the "
+        "model's limit if lower.",
     )
     stream = serializers.BooleanField(
         default=False, help_text="Answer as Server-Sent Events (text/event-stream)."
@@ -205,10 +224,14 @@ class LLMInput(StrictInput, InputSerializer):
 
 
 class CompletionInput(LLMInput):
+    """A prompt to complete."""
+
     prompt = serializers.CharField()
 
 
 class ChatInput(LLMInput):
+    """A conversation to answer."""
+
     messages = MessageInput(many=True, allow_empty=False)
 
 

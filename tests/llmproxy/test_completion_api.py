@@ -382,3 +382,53 @@ def test_local_provider_streams_too(client, llm, auth):
     llm({"gemini": {"provider": "local"}})
     received = events(post(client, COMPLETION, {"prompt": "Hello", "stream": True}, auth))
     assert "not a real model" in received[-2]["completion"]
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        (COMPLETION, "max_tokens"),
+        ("/v1/chat/completions", "max_tokens"),
+        ("/v1/chat/completions", "max_completion_tokens"),
+    ],
+)
+def test_output_tokens_above_the_models_limit_are_refused_naming_the_field(
+    client, fake, auth, llm, path, field
+):
+    routes = standard_routes(fake)
+    routes["solo"]["max_output_tokens"] = 4096
+    llm(routes)
+    body = (
+        {"prompt": "Hi"}
+        if path == COMPLETION
+        else {"messages": [{"role": "user", "content": "Hi"}]}
+    )
+    response = post(client, path, {**body, "model": "solo", field: 4097}, auth)
+    assert response.status_code == 400
+    limit = "Ensure this value is less than or equal to 4096 (the limit of model 'solo')."
+    if path == COMPLETION:
+        assert response.json()["fields"] == {field: [limit]}
+    else:
+        assert response.json()["error"]["param"] == field
+        assert response.json()["error"]["message"] == f"{field}: {limit}"
+    assert post(client, path, {**body, "model": "solo", field: 4096}, auth).status_code == 200
+    assert len(fake.seen) == 1
+
+
+def test_the_default_max_tokens_is_kept_within_the_models_limit(client, fake, auth, llm):
+    routes = standard_routes(fake)
+    routes["solo"]["max_output_tokens"] = 4096  # below DEFAULT_MAX_TOKENS (10000)
+    llm(routes)
+    post(client, COMPLETION, {"prompt": "Hi", "model": "solo"}, auth)
+    post(client, COMPLETION, {"prompt": "Hi", "model": "gemini"}, auth)
+    assert fake.requests_for("up-solo")[0].body["max_tokens"] == 4096
+    assert fake.requests_for("up-main")[0].body["max_tokens"] == 10000
+
+
+def test_a_fallbacks_lower_limit_applies_to_the_model_it_serves(client, fake, auth, llm):
+    routes = standard_routes(fake)
+    routes["backup"]["max_output_tokens"] = 2000  # gemini falls back to backup
+    llm(routes)
+    response = post(client, COMPLETION, {"prompt": "Hi", "max_tokens": 3000}, auth)
+    assert response.status_code == 400
+    assert "2000 (the limit of model 'gemini')" in response.json()["fields"]["max_tokens"][0]
