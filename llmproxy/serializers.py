@@ -3,6 +3,7 @@
 import copy
 
 from django.conf import settings
+from django.core.validators import MinLengthValidator
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import extend_schema_field
@@ -232,7 +233,10 @@ class CompletionInput(LLMInput):
 class ChatInput(LLMInput):
     """A conversation to answer."""
 
-    messages = MessageInput(many=True, allow_empty=False)
+    # The validator is what the schema reads to say minItems: 1 (allow_empty refuses first).
+    messages = serializers.ListSerializer(
+        child=MessageInput(), allow_empty=False, validators=[MinLengthValidator(1)]
+    )
 
 
 class TokensOutput(serializers.Serializer):
