@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 from rest_framework import serializers
 
+from dgen_ping_site.serializers import StrictInput
+
 PROVIDER_NAMES = ("openai", "gemini", "local")
 KINDS = ("chat", "embedding")
 # Output tokens a request may ask for when the route does not say (docs/llm.md).
@@ -17,22 +19,16 @@ DEFAULT_MAX_OUTPUT_TOKENS = 32768
 PRICE = {"max_digits": 14, "decimal_places": 8, "min_value": 0}
 
 
-class ConfigInput(serializers.Serializer):
-    """A mapping whose keys must all be known: a misspelt key is an error, not a no-op."""
+class ConfigInput(StrictInput):
+    """A mapping of known keys, each of its JSON type: a misspelt key is an error, not a no-op.
 
-    def to_internal_value(self, data):
-        unknown = self.unknown_keys(data)
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            if unknown and isinstance(exc.detail, dict):
-                raise serializers.ValidationError({**exc.detail, **unknown}) from None
-            raise
-        if unknown:
-            raise serializers.ValidationError(unknown)
-        return value
+    StrictInput reports these errors together with the fields' own.
+    """
 
-    def unknown_keys(self, data) -> dict:
+    def type_errors(self, data) -> dict[str, list[str]]:
+        return {**super().type_errors(data), **self.unknown_keys(data)}
+
+    def unknown_keys(self, data) -> dict[str, list[str]]:
         if not isinstance(data, dict):
             return {}
         allowed = ", ".join(sorted(self.fields))

@@ -182,7 +182,7 @@ def test_json_routes_file(tmp_path):
             "fallback: Unknown key; allowed keys: aliases, api_key, backoff,",
         ),
         ({"gemini": {"provider": "local", "fallbacks": ["nope"]}}, "fallback 'nope'"),
-        ({"gemini": {"provider": "local", "timeout": "soon"}}, "timeout: A valid number"),
+        ({"gemini": {"provider": "local", "timeout": "soon"}}, "timeout: Must be a JSON number."),
         ({"gemini": {"provider": "local", "retries": -1}}, "retries: Ensure this value is"),
         ({"gemini": {"provider": "local", "kind": "image"}}, 'kind: "image" is not a valid'),
         ({"gemini": {"provider": "local", "kind": "embedding"}}, "kind: The local provider"),
