@@ -89,6 +89,10 @@ class RoutingTable:
         self._names = _names(routes)
         self._check(default_model)
         self._providers = _providers(routes)
+        # Asked on every request: worked out once.
+        self._limits = {
+            name: min(route.max_output_tokens for route in self.chain(name)) for name in self._names
+        }
 
     def resolve(self, model: str, kind: str | None = None) -> Route | None:
         """The route `model` names (of that kind, when given), or None."""
@@ -113,7 +117,7 @@ class RoutingTable:
     def max_output_tokens(self, model: str) -> int:
         """The most output tokens a request for `model` may ask for: every route of its chain
         may have to answer it."""
-        return min(route.max_output_tokens for route in self.chain(model))
+        return self._limits[model]
 
     def largest_max_output_tokens(self) -> int:
         return max(route.max_output_tokens for route in self.routes.values())
