@@ -159,7 +159,7 @@ def test_unknown_v1_path_is_404_in_openai_shape(method, auth):
     assert response.json()["error"]["code"] == "not_found"
 
 
-def test_text_parts_and_developer_role_are_accepted(client, auth, fake):
+def test_text_parts_and_developer_role_reach_the_upstream_as_sent(client, auth, fake):
     messages = [
         {"role": "developer", "content": "Be brief."},
         {
