@@ -14,7 +14,7 @@ CHAT = "/api/llm/chat"
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
-def test_seed_request_and_response_shape(client, fake, auth):
+def test_completion_request_and_response_shape(client, fake, auth):
     response = post(client, COMPLETION, {"prompt": "Hello, how are you?"}, auth)
     assert response.status_code == 200
     body = response.json()
@@ -41,7 +41,7 @@ def test_defaults_reach_the_upstream(client, fake, auth):
     assert sent["messages"] == [{"role": "user", "content": "Hi"}]
 
 
-def test_the_seeds_curl_example_works_as_written(client, fake, default_token_on):
+def test_the_readmes_curl_example_works_as_written(client, fake, default_token_on):
     body = {
         "soeid": "default_user",
         "project_name": "default_project",

@@ -1,4 +1,4 @@
-"""Building the routing table from settings, a routes file, or the seed's variables."""
+"""Building the routing table from settings, a routes file, or the upstream variables."""
 
 import json
 import logging
@@ -10,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from llmproxy.route_serializers import DEFAULT_MAX_OUTPUT_TOKENS
 from llmproxy.routing import Price, build_table, routing_table, warn_if_local
 
-SEED = {
+ENVIRONMENT = {
     "DEFAULT_MODEL": "gemini",
     "ROUTES": None,
     "ROUTES_FILE": "",
@@ -36,7 +36,7 @@ SEED = {
 
 
 def table(**llm):
-    return build_table({**SEED, **llm})
+    return build_table({**ENVIRONMENT, **llm})
 
 
 def test_without_any_upstream_the_default_model_answers_locally():
@@ -46,7 +46,7 @@ def test_without_any_upstream_the_default_model_answers_locally():
     assert routes.uses_local_provider
 
 
-def test_local_route_also_answers_to_the_seeds_gemini_when_the_default_differs():
+def test_local_route_also_answers_to_gemini_when_the_default_differs():
     routes = table(DEFAULT_MODEL="house-model")
     assert routes.model_names() == ["gemini", "house-model"]
     assert routes.resolve("gemini") is routes.resolve("house-model")

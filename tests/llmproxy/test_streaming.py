@@ -88,7 +88,7 @@ def test_upstream_breaking_mid_stream_ends_with_an_error_event(client, fake, aut
     assert "client_disconnected" not in fields["extra"]
 
 
-def test_seed_stream_reports_mid_stream_errors_in_its_own_shape(client, fake, auth):
+def test_llm_stream_reports_mid_stream_errors_in_its_own_shape(client, fake, auth):
     fake.script("up-solo", "error_event")
     body = {"prompt": "x", "model": "solo", "stream": True}
     received = events(post(client, "/api/llm/completion", body, auth))
