@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.db import DatabaseError, router
 
 from accounts import rawsql
-from accounts.errors import BudgetExceeded, BudgetUnavailable, UnpricedModel
+from accounts.errors import WORST_CASE, BudgetExceeded, BudgetUnavailable, UnpricedModel
 from accounts.ledger import get_ledger
 from accounts.ledger.base import Entry, LedgerUnavailable
 from accounts.models import Budget
@@ -153,8 +153,8 @@ def _exceeded(rule: Rule, entry: Entry, moment: datetime) -> BudgetExceeded:
     if entry.nanos:
         worst += f" / {Decimal(entry.nanos) / NANOS_PER_USD:f} USD"
     detail = (
-        f"Budget exceeded: this call may use up to {worst} (prompt + max_tokens), more than "
-        f"is left of {rule.describe()} ({' and '.join(limits)} a {rule.period}). It resets at "
+        f"Budget exceeded: this call may use up to {worst} ({WORST_CASE}), more than is left "
+        f"of {rule.describe()} ({' and '.join(limits)} a {rule.period}). It resets at "
         f"{iso_utc(entry.window_end)}; a smaller max_tokens may fit before then."
     )
     return BudgetExceeded(detail, wait=seconds_until(entry.window_end, moment))

@@ -2,6 +2,9 @@
 
 from rest_framework import exceptions
 
+# What a call's worst case is made of (llmproxy.metering), as the refusals say it.
+WORST_CASE = "prompt + max_tokens, or the model's output limit without max_tokens"
+
 
 class InvalidToken(exceptions.AuthenticationFailed):
     default_detail = "Token is invalid or expired."

@@ -8,16 +8,19 @@ from rest_framework import serializers
 
 from accounts.models import Budget, subject_problem
 from accounts.selectors import TOKEN_STATUSES, token_status
-from accounts.tokens import SOEID_RULE, is_valid_soeid
+from accounts.tokens import SOEID_PATTERN, SOEID_RULE, is_valid_soeid
 from dgen_ping_site.clock import iso_utc
 from dgen_ping_site.serializers import StrictInput
 
 
+@extend_schema_field({"type": "string", "pattern": f"^{SOEID_PATTERN.pattern}$"})
 class SoeidField(serializers.CharField):
+    """A SOEID, exactly as the schema's pattern says: nothing trimmed, nothing converted."""
+
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", 64)
         kwargs.setdefault("help_text", f"Employee id: {SOEID_RULE}.")
-        super().__init__(**kwargs)
+        super().__init__(trim_whitespace=False, **kwargs)
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data)

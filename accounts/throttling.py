@@ -13,6 +13,7 @@ from django.core.cache import cache
 from rest_framework.exceptions import Throttled
 from rest_framework.throttling import SimpleRateThrottle
 
+from accounts.errors import WORST_CASE
 from accounts.periods import now, seconds_until, window
 
 logger = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ def reserve_tokens(request, *, soeid: str, tokens: int) -> TokenReservation | No
         _note(request, "tokens", Window(limit, max(0, limit - used + tokens), wait))
         raise Throttled(
             wait,
-            f"Token rate limit: this call may use up to {tokens} tokens (prompt + max_tokens), "
+            f"Token rate limit: this call may use up to {tokens} tokens ({WORST_CASE}), "
             f"more than is left of {limit} tokens a minute.",
         )
     _note(request, "tokens", Window(limit, limit - used, (end - moment).total_seconds()))

@@ -21,16 +21,28 @@ class UpstreamError(Exception):
     retryable = False
 
     def __init__(
-        self, message: str, *, status: int | None = None, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        param: str | None = None,
     ):
         super().__init__(message)
         self.message = message
         self.status = status
         self.retry_after = retry_after
+        self.param = param  # the request field at fault, when one is
 
 
 class UpstreamRejected(UpstreamError):
     """The upstream refused the request itself (a 4xx the caller can fix)."""
+
+
+class UnsupportedParameter(UpstreamRejected):
+    """The route's upstream has no equivalent of a request field: refused, never dropped.
+
+    Raised before anything is sent, so no upstream sees a request it would misread."""
 
 
 class UpstreamAuthFailed(UpstreamError):
@@ -61,6 +73,7 @@ class UpstreamMisconfigured(UpstreamError):
 
 # Gateway status and error code for each failure; the single HTTP mapping.
 GATEWAY_ANSWERS = {
+    UnsupportedParameter: (status.HTTP_400_BAD_REQUEST, "unsupported_parameter"),
     UpstreamRejected: (status.HTTP_400_BAD_REQUEST, "upstream_rejected_request"),
     UpstreamAuthFailed: (status.HTTP_502_BAD_GATEWAY, "upstream_auth_failed"),
     UpstreamRateLimited: (status.HTTP_429_TOO_MANY_REQUESTS, "upstream_rate_limited"),
@@ -79,10 +92,32 @@ def _answer_for(exc: UpstreamError) -> tuple[int, str]:
 class GatewayError(APIException):
     """An UpstreamError as DRF answers it; `wait` becomes the Retry-After header."""
 
-    def __init__(self, detail: str, code: str, status_code: int, wait: int | None = None):
+    def __init__(
+        self,
+        detail: str,
+        code: str,
+        status_code: int,
+        wait: int | None = None,
+        param: str | None = None,
+    ):
         super().__init__(detail, code)
         self.status_code = status_code
         self.wait = wait
+        self.param = param
+
+
+class UnknownModel(APIException):
+    """A /v1 request for a model the endpoint does not serve: OpenAI answers 404."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+    default_code = "model_not_found"
+
+    def __init__(self, model: str, kind: str | None = None):
+        what = f"a {kind} model" if kind else "a model"
+        super().__init__(
+            f"The model {model!r} does not exist: it is not {what} of this gateway "
+            "(GET /v1/models lists them)."
+        )
 
 
 def gateway_error(exc: UpstreamError) -> GatewayError:
@@ -91,7 +126,7 @@ def gateway_error(exc: UpstreamError) -> GatewayError:
     if isinstance(exc, UpstreamRateLimited):
         # Always tell the caller when to come back; 1 s when the upstream did not say.
         wait = max(1, math.ceil(exc.retry_after or 1))
-    return GatewayError(exc.message, code, status_code, wait)
+    return GatewayError(exc.message, code, status_code, wait, exc.param)
 
 
 def describe(exc: UpstreamError) -> str:
@@ -99,11 +134,24 @@ def describe(exc: UpstreamError) -> str:
     return f"{_answer_for(exc)[1]}: {exc.message}"
 
 
+REDACTED = "[redacted]"
+# Shorter values are not treated as secrets: replacing them would garble ordinary words.
+SECRET_MIN_LENGTH = 4
+
+
 def redact(text: str, secrets: list[str]) -> str:
-    """`text` with every secret replaced: a last guard for upstream messages we pass on."""
+    """`text` with every secret replaced: a last guard for upstream messages we pass on.
+
+    Longest first, so a secret containing another is replaced whole. A text that ends with
+    the beginning of a secret (an upstream that cut its own echo short) loses that end too.
+    """
+    secrets = sorted((s for s in secrets if s and len(s) >= SECRET_MIN_LENGTH), key=len)
+    for secret in reversed(secrets):
+        text = text.replace(secret, REDACTED)
     for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "[redacted]")
+        for length in range(len(secret) - 1, SECRET_MIN_LENGTH - 1, -1):
+            if text.endswith(secret[:length]):
+                return text[:-length] + REDACTED
     return text
 
 
@@ -117,17 +165,39 @@ def exception_handler(exc, context):
     return response
 
 
+EVENT_ERROR_LIMIT = 500
+
+
 def _event_error(body: dict) -> str:
+    """'code: message' for the event, field errors spelled out as 'field.path: message'."""
     if "fields" in body:
-        return f"{body['code']}: {body['fields']}"[:500]
-    return f"{body['code']}: {body['detail']}"[:500]
+        return f"{body['code']}: {in_words(body['fields'])}"[:EVENT_ERROR_LIMIT]
+    return f"{body['code']}: {body['detail']}"[:EVENT_ERROR_LIMIT]
+
+
+def in_words(detail) -> str:
+    """DRF's nested error detail as one line: 'field.path: message; other: message'."""
+    return "; ".join(f"{path}: {text}" if path else text for path, text in errors_of(detail))
+
+
+def errors_of(detail, path: tuple = ()) -> list[tuple[str, str]]:
+    """(dotted path, message) of every error in DRF's nested error detail, in order."""
+    if isinstance(detail, dict):
+        found = []
+        for key, value in detail.items():
+            inner = path if key == api_settings.NON_FIELD_ERRORS_KEY else (*path, str(key))
+            found += errors_of(value, inner)
+        return found
+    if isinstance(detail, list):
+        return [error for item in detail for error in errors_of(item, path)]
+    return [(".".join(path), str(detail))]
 
 
 OPENAI_ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
     403: "permission_error",
-    404: "not_found_error",
+    404: "invalid_request_error",  # OpenAI's type for unknown models and paths alike
     405: "invalid_request_error",
     429: "rate_limit_error",
 }
@@ -149,21 +219,10 @@ def openai_exception_handler(exc, context):
     if response is None:
         return None
     body = response.data
-    param, message = None, body["detail"]
+    param, message = getattr(exc, "param", None), body["detail"]
     if isinstance(exc, ValidationError) and body.get("fields"):
-        param, first = _first_error(body["fields"])
-        message = f"{param}: {first}"
+        param, first = errors_of(body["fields"])[0]
+        message = f"{param}: {first}" if param else first
+        param = param or None
     response.data = openai_error_body(message, body["code"], response.status_code, param)
     return response
-
-
-def _first_error(detail, path: tuple = ()) -> tuple[str, str]:
-    """Dotted path and message of the first error in DRF's nested error detail."""
-    if isinstance(detail, dict) and detail:
-        key, value = next(iter(detail.items()))
-        if key != api_settings.NON_FIELD_ERRORS_KEY:
-            path = (*path, str(key))
-        return _first_error(value, path)
-    if isinstance(detail, list) and detail:
-        return _first_error(detail[0], path)
-    return ".".join(path), str(detail)

@@ -1,19 +1,20 @@
-"""What the LLM endpoints send back: the seed's JSON and events, and OpenAI's.
+"""What the LLM endpoints send back: /api/llm/*'s JSON and events, and OpenAI's.
 
-Streams are Server-Sent Events. A failure after the first byte can no longer change the HTTP
-status, so it arrives as a last `{"error": ...}` event, in each format's own error shape.
+OpenAI's bodies are the upstream's (or a Gemini answer translated), passed on with the
+model named as the caller named it; the gateway only adds what is missing (usage it
+estimated) and the call's `cost` inside `usage`. Streams are Server-Sent Events. A failure
+after the first byte can no longer change the HTTP status, so it arrives as a last
+`{"error": ...}` event, in each format's own error shape.
 """
 
 import json
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 
 from dgen_ping_site.clock import iso_utc
 from dgen_ping_site.exceptions import error_body
 from llmproxy.errors import UpstreamError, gateway_error, openai_error_body
-from llmproxy.providers.base import Usage
-from llmproxy.services import ChatCall, ChatResult, ChatStream
+from llmproxy.services import ChatCall, ChatResult, ChatStream, EmbeddingCall, EmbeddingResult
 
 DONE = b"data: [DONE]\n\n"
 COMPLETION, CHAT = "completion", "chat"
@@ -23,13 +24,13 @@ def sse(payload: dict) -> bytes:
     return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
 
 
-# --- The seed's format -----------------------------------------------------------------------
+# --- /api/llm/* ------------------------------------------------------------------------------
 
 
-def seed_body(
+def llm_body(
     kind: str, *, call: ChatCall, answer: ChatResult | ChatStream, request_id: str
 ) -> dict:
-    """The seed's response: `completion` (or `message` for chat), `model`, `metadata`."""
+    """/api/llm's response: `completion` (or `message` for chat), `model`, `metadata`."""
     if kind == COMPLETION:
         body = {"completion": answer.text}
     else:
@@ -54,33 +55,27 @@ def seed_body(
     return body
 
 
-def seed_events(
+def llm_events(
     kind: str, stream: ChatStream, *, call: ChatCall, request_id: str
 ) -> Iterator[bytes]:
     """`{"delta": text}` events, then the same body as without streaming, then [DONE]."""
     try:
-        for text in stream:
-            yield sse({"delta": text})
+        for chunk in stream:
+            for choice in chunk.get("choices") or ():
+                text = (choice.get("delta") or {}).get("content")
+                if text and choice.get("index", 0) == 0:
+                    yield sse({"delta": text})
     except UpstreamError as exc:
         error = gateway_error(exc)
         yield sse({"error": error_body(str(error.detail), error.detail.code)})
         return
     finally:
         stream.close()
-    yield sse(seed_body(kind, call=call, answer=stream, request_id=request_id))
+    yield sse(llm_body(kind, call=call, answer=stream, request_id=request_id))
     yield DONE
 
 
 # --- OpenAI's format -------------------------------------------------------------------------
-
-
-def openai_usage(usage: Usage, cost: Decimal | None) -> dict:
-    return {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-        "cost": usd_number(cost),
-    }
 
 
 def usd_number(cost: Decimal | None) -> float | None:
@@ -88,45 +83,70 @@ def usd_number(cost: Decimal | None) -> float | None:
     return None if cost is None else float(cost)
 
 
-def openai_body(*, call: ChatCall, answer: ChatResult, request_id: str) -> dict:
-    return {
-        "id": f"chatcmpl-{request_id}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": call.model,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": answer.text},
-                "finish_reason": answer.finish_reason,
-            }
-        ],
-        "usage": openai_usage(answer.usage, answer.cost),
-    }
+def with_cost(usage: dict, cost: Decimal | None) -> dict:
+    """OpenAI's `usage` object with the call's `cost` added: the one change the gateway makes
+    to an upstream's body."""
+    return {**usage, "cost": usd_number(cost)}
 
 
-def openai_events(
-    stream: ChatStream, *, call: ChatCall, request_id: str, include_usage: bool
-) -> Iterator[bytes]:
-    """chat.completion.chunk events as OpenAI sends them, usage last when asked, then [DONE]."""
-    head = {"id": f"chatcmpl-{request_id}", "object": "chat.completion.chunk"}
-    head.update(created=int(time.time()), model=call.model)
+def openai_body(*, call: ChatCall, result: ChatResult) -> dict:
+    """The upstream's chat.completion, as the caller named the model, with usage and cost."""
+    body = result.reply.body
+    body["model"] = call.model
+    body["usage"] = with_cost(body.get("usage") or result.usage.as_openai(), result.cost)
+    return body
 
-    def chunk(delta: dict, finish_reason: str | None = None) -> bytes:
-        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
-        return sse({**head, "choices": [choice]})
 
+def openai_events(stream: ChatStream, *, call: ChatCall, include_usage: bool) -> Iterator[bytes]:
+    """The upstream's chunks as they come, then [DONE].
+
+    The gateway always asks the upstream for usage; the caller gets it only if it asked
+    (`stream_options.include_usage`), from the upstream, or estimated when none came, with
+    the call's `cost` in it. The cost is known once the upstream's stream has ended and the
+    call is settled, so the last chunk carrying usage (and any after it) waits for that end:
+    upstreams send usage last, just before it.
+    """
+    last, held = None, []
     try:
-        yield chunk({"role": "assistant", "content": ""})
-        for text in stream:
-            yield chunk({"content": text})
+        for chunk in stream:
+            chunk["model"] = call.model
+            last = chunk
+            if not include_usage:
+                if "usage" in chunk:
+                    del chunk["usage"]
+                    if not chunk.get("choices"):
+                        continue
+                yield sse(chunk)
+            elif chunk.get("usage"):
+                yield from map(sse, held)  # a usage that a later one replaces: as it came
+                held = [chunk]
+            elif held:
+                held.append(chunk)
+            else:
+                yield sse(chunk)
     except UpstreamError as exc:
+        yield from map(sse, held)
         error = gateway_error(exc)
         yield sse(openai_error_body(str(error.detail), error.detail.code, error.status_code))
         return
     finally:
         stream.close()
-    yield chunk({}, stream.finish_reason)
-    if include_usage:
-        yield sse({**head, "choices": [], "usage": openai_usage(stream.usage, stream.cost)})
+    if held:
+        held[0]["usage"] = with_cost(held[0]["usage"], stream.cost)
+        yield from map(sse, held)
+    elif include_usage:
+        head = {key: last[key] for key in ("id", "object", "created", "model") if key in last}
+        yield sse(
+            {**head, "choices": [], "usage": with_cost(stream.usage.as_openai(), stream.cost)}
+        )
     yield DONE
+
+
+def embeddings_body(*, call: EmbeddingCall, result: EmbeddingResult) -> dict:
+    """The upstream's embeddings list, as the caller named the model, with usage and cost."""
+    body = result.embeddings.body
+    body["model"] = call.model
+    usage = result.usage
+    estimated = {"prompt_tokens": usage.prompt_tokens, "total_tokens": usage.total_tokens}
+    body["usage"] = with_cost(body.get("usage") or estimated, result.cost)
+    return body

@@ -15,9 +15,11 @@ from django.conf import settings
 from requests.adapters import HTTPAdapter
 from requests.utils import DEFAULT_CA_BUNDLE_PATH, default_headers
 
-# What requests sends unless told otherwise (User-Agent, Accept, Accept-Encoding), so the
-# upstream sees the same requests from both clients.
-DEFAULT_HEADERS = dict(default_headers())
+# Upstreams see who calls: the gateway and its version, not the HTTP library.
+USER_AGENT = f"dgen-ping/{settings.VERSION}"
+# What requests sends unless told otherwise (Accept, Accept-Encoding), so the upstream sees
+# the same requests from both clients.
+DEFAULT_HEADERS = {**default_headers(), "User-Agent": USER_AGENT}
 # Upstream hosts whose connections are kept (LLM upstreams and token endpoints).
 HOSTS_KEPT = 8
 
@@ -76,6 +78,7 @@ def _build_session() -> requests.Session:
     # Without this, every call re-reads ~/.netrc and proxy variables: a measurable cost per
     # request, and behaviour that depends on the server's shell. Proxy and CA are settings.
     http.trust_env = False
+    http.headers["User-Agent"] = USER_AGENT
     if options["PROXY"]:
         http.proxies = {"http": options["PROXY"], "https": options["PROXY"]}
     if options["CA_BUNDLE"]:

@@ -1,21 +1,25 @@
 """What an LLM call may spend and what it spent: the gateway's governance hook.
 
 The LLM path uses it in three places:
-- `reserve(request, call)`, before the first upstream attempt, holds the call's worst case
+- `reserve(request, call)`, before the first upstream attempt (llmproxy.services'
+  `_through_routes`, for chat, streamed or not, and embeddings), holds the call's worst case
   on its SOEID's tokens per minute (accounts.throttling) and on every budget that binds it
   (accounts.budgets). The worst case is one prompt token per byte of the request body (no
   tokenizer makes more; the body's JSON syntax outweighs the few tokens a chat template
-  adds) plus `max_tokens`, priced at the highest price of the model's routes. Raises
-  Throttled or BudgetExceeded (429, Retry-After), UnpricedModel (403) or BudgetUnavailable
-  (503) instead of calling the upstream.
+  adds) plus the most completion tokens the call can be billed (`call.most_output_tokens()`:
+  max_tokens, else the model's limit, times `n`; none for embeddings), priced at the
+  highest price of the model's routes. Raises Throttled or BudgetExceeded (429,
+  Retry-After), UnpricedModel (403) or BudgetUnavailable (503) instead of calling the
+  upstream.
 - `Meter.settle(route, usage)`, once the call has ended however it ended (answered, streamed
-  to the end, cut short by the client, failed: usage None), replaces the worst case by what
-  was used, prices it (llmproxy.pricing) and records `cost` on the request's event.
+  to the end, cut short by the client, failed: usage None; `CallRecord.finish`), replaces
+  the worst case by what was used and prices it (llmproxy.pricing); the event records it.
 - `GovernanceHeaders`, a mixin of the LLM views, puts OpenAI's x-ratelimit-* headers and
   X-Request-Cost (USD, or "unknown" without a price) on every answer; a stream's cost comes
   in its last event instead, since its headers leave before the cost is known.
 """
 
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -32,8 +36,9 @@ from accounts.throttling import (
     settle_tokens,
 )
 from llmproxy.pricing import cost_of, highest, to_nanos, usd
+from llmproxy.providers.datatypes import Usage
 from llmproxy.routing import routing_table
-from telemetry.context import annotate, annotations
+from telemetry.context import annotations
 
 COST_HEADER = "X-Request-Cost"
 METER_ATTR = "_llm_meter"
@@ -51,7 +56,7 @@ class Meter:
 
     def settle(self, route, usage) -> Decimal | None:
         """Charge what `usage` cost on `route` (None: nothing was used) instead of the worst
-        case; record it on the event. Only the first call counts."""
+        case, and return that cost. Only the first call counts."""
         if self.settled:
             return self.cost
         self.settled = True
@@ -63,17 +68,17 @@ class Meter:
         tokens = usage.total_tokens if usage is not None else 0
         self.budget.settle(tokens=tokens, nanos=to_nanos(self.cost) if self.cost else 0)
         settle_tokens(self.request, self.tokens, tokens)
-        annotate(self.request, cost=None if self.cost is None else float(self.cost))
         return self.cost
 
 
 def reserve(request, call) -> Meter:
-    """Hold the worst case of `call` (llmproxy.services.ChatCall) before it goes upstream."""
+    """Hold the worst case of `call` (llmproxy.services' ChatCall or EmbeddingCall) before it
+    goes upstream."""
     soeid, project = payer(request)
-    prompt = prompt_bound(request, call.request.messages)
-    worst = prompt + call.request.max_tokens
+    worst_usage = Usage(prompt_bound(request, call.request.body), call.most_output_tokens())
+    worst = worst_usage.total_tokens
     price = highest(route.price for route in routing_table().chain(call.model))
-    nanos = to_nanos(price.cost(prompt, call.request.max_tokens)) if price else None
+    nanos = to_nanos(cost_of(price, worst_usage)) if price else None
     tokens = reserve_tokens(request, soeid=soeid, tokens=worst)
     try:
         budget = budgets.reserve(soeid=soeid, project=project, tokens=worst, nanos=nanos)
@@ -93,12 +98,13 @@ def payer(request) -> tuple[str, str]:
     return soeid, project
 
 
-def prompt_bound(request, messages: list[dict]) -> int:
-    """At most how many prompt tokens a call can be billed: the request body's bytes."""
+def prompt_bound(request, body: dict) -> int:
+    """At most how many prompt tokens a call can be billed: the request body's bytes (the
+    upstream request body's, when the request says nothing of its length)."""
     length = request.META.get("CONTENT_LENGTH")
     if length and length.isdigit():
         return int(length)
-    return sum(len(str(message.get("content", "")).encode()) + 16 for message in messages)
+    return len(json.dumps(body).encode())
 
 
 class GovernanceHeaders:

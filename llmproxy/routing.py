@@ -1,15 +1,17 @@
 """The routing table: which upstream answers each model name a client may ask for.
 
 It comes from settings.LLM: `ROUTES` (a settings structure), else the JSON or YAML file
-named by `ROUTES_FILE`, else the seed's variables (API_ENDPOINT/MODEL primary, SURL/SKEY/SMODEL
-secondary and fallback). With no upstream at all, the default model answers through the local
-development provider. The format is documented in docs/llm.md.
+named by `ROUTES_FILE`, else the environment's upstream variables (API_ENDPOINT/MODEL primary,
+SURL/SKEY/SMODEL secondary and fallback). With no upstream at all, the default model answers
+through the local development provider. The format is documented in docs/llm.md and checked
+by llmproxy.route_serializers.
 """
 
 import logging
 import re
 import threading
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import yaml
@@ -18,10 +20,12 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
+from rest_framework.exceptions import ValidationError
 
 from llmproxy import http
+from llmproxy.errors import in_words
 from llmproxy.oauth import ApiKey, ClientCredentials, OAuthConfig
-from llmproxy.pricing import Price, parse_price
+from llmproxy.route_serializers import DEFAULT_MAX_OUTPUT_TOKENS, RouteInput, TableInput
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +41,21 @@ TUNING_KEYS = {
     "retries": "RETRIES",
     "backoff": "BACKOFF",
 }
-OAUTH_KEYS = {"token_url", "client_id", "client_secret", "scope", "client_auth"}
+CHAT, EMBEDDING = "chat", "embedding"
 LOCAL_MODEL = "local-development"
 # Settings a routes file may refer to as ${NAME}, besides LLM_SECRET_* variables.
 REFERABLE = ("API_KEY", "SKEY", "CLIENT_ID", "CLIENT_SECRET", "SCOPE", "COIN_URL", "API_ENDPOINT")
 REFERABLE += ("SURL", "MODEL", "SMODEL")
 REFERENCE = re.compile(r"\$\{([A-Z0-9_]+)\}")
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per million tokens. Stored for cost accounting; the gateway never guesses one."""
+
+    input: Decimal
+    output: Decimal
+    cached_input: Decimal
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,6 +65,7 @@ class Route:
     name: str
     provider: str
     model: str
+    kind: str = CHAT  # or EMBEDDING: which endpoints may use it
     base_url: str = ""
     api_key: str = field(default="", repr=False)
     oauth: OAuthConfig | None = None
@@ -60,14 +74,10 @@ class Route:
     connect_timeout: float = 5.0
     retries: int = 2
     backoff: float = 0.5
+    max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS  # the most a request may ask for
+    price: Price | None = None  # None: no price, so no cost (never a guess)
     aliases: tuple[str, ...] = ()
     fallbacks: tuple[str, ...] = ()
-    # USD per million tokens (llmproxy.pricing); None: the cost of its calls is unknown.
-    price: Price | None = None
-
-
-# What a route may say in a routes file: every field but its name, which is its key there.
-ROUTE_KEYS = {f.name for f in fields(Route)} - {"name"}
 
 
 class RoutingTable:
@@ -79,10 +89,16 @@ class RoutingTable:
         self._names = _names(routes)
         self._check(default_model)
         self._providers = _providers(routes)
+        # Asked on every request: worked out once.
+        self._limits = {
+            name: min(route.max_output_tokens for route in self.chain(name)) for name in self._names
+        }
 
-    def resolve(self, model: str) -> Route | None:
+    def resolve(self, model: str, kind: str | None = None) -> Route | None:
+        """The route `model` names (of that kind, when given), or None."""
         name = self._names.get(model)
-        return self.routes[name] if name else None
+        route = self.routes[name] if name else None
+        return route if route and kind in (None, route.kind) else None
 
     def chain(self, model: str) -> list[Route]:
         """The route for `model`, then its fallbacks in order (not their fallbacks)."""
@@ -92,9 +108,19 @@ class RoutingTable:
     def provider(self, route: Route):
         return self._providers[route.name]
 
-    def model_names(self) -> list[str]:
-        """Every name a client may ask for: route names and aliases."""
-        return sorted(self._names)
+    def model_names(self, kind: str | None = None) -> list[str]:
+        """Every name a client may ask for (of that kind, when given): names and aliases."""
+        return sorted(
+            name for name, route in self._names.items() if kind in (None, self.routes[route].kind)
+        )
+
+    def max_output_tokens(self, model: str) -> int:
+        """The most output tokens a request for `model` may ask for: every route of its chain
+        may have to answer it."""
+        return self._limits[model]
+
+    def largest_max_output_tokens(self) -> int:
+        return max(route.max_output_tokens for route in self.routes.values())
 
     @property
     def uses_local_provider(self) -> bool:
@@ -107,10 +133,14 @@ class RoutingTable:
                     raise ImproperlyConfigured(
                         f"LLM route {route.name!r}: fallback {name!r} is not another route."
                     )
-        if default_model not in self._names:
+                if self.routes[name].kind != route.kind:
+                    raise ImproperlyConfigured(
+                        f"LLM route {route.name!r}: fallback {name!r} is not a {route.kind} route."
+                    )
+        if self.resolve(default_model, CHAT) is None:
             raise ImproperlyConfigured(
-                f"DEFAULT_MODEL {default_model!r} is not a model of the LLM routing table "
-                f"(known: {', '.join(sorted(self._names))})."
+                f"DEFAULT_MODEL {default_model!r} is not a chat model of the LLM routing table "
+                f"(known: {', '.join(self.model_names(CHAT))})."
             )
 
 
@@ -145,14 +175,25 @@ def _providers(routes: list[Route]) -> dict:
 def build_table(llm: dict) -> RoutingTable:
     """The table described by settings.LLM (see the module docstring for the precedence)."""
     spec = llm["ROUTES"] or (_read_file(llm["ROUTES_FILE"]) if llm["ROUTES_FILE"] else None)
-    spec = _expand(spec, llm) if spec else {"routes": seed_routes(llm)}
-    if not isinstance(spec, dict) or not isinstance(spec.get("routes"), dict):
-        raise ImproperlyConfigured("The LLM routing table needs a 'routes' mapping.")
-    defaults = {
-        key: spec.get("defaults", {}).get(key, llm[name]) for key, name in TUNING_KEYS.items()
-    }
-    routes = [_route(name, entry or {}, defaults, llm) for name, entry in spec["routes"].items()]
+    spec = _expand(spec, llm) if spec else {"routes": routes_from_environment(llm)}
+    table = _checked(TableInput, spec, "The LLM routing table")
+    defaults = {key: llm[name] for key, name in TUNING_KEYS.items()}
+    defaults.update(table.get("defaults", {}))
+    routes = [
+        _route(name, _checked(RouteInput, entry or {}, f"LLM route {name!r}"), defaults, llm)
+        for name, entry in table["routes"].items()
+    ]
     return RoutingTable(routes, llm["DEFAULT_MODEL"])
+
+
+def _checked(serializer_class, data, what: str) -> dict:
+    """`data` validated by the serializer; ImproperlyConfigured naming every key at fault."""
+    serializer = serializer_class(data=data)
+    try:
+        serializer.is_valid(raise_exception=True)
+    except ValidationError as exc:
+        raise ImproperlyConfigured(f"{what}: {in_words(exc.detail)}") from None
+    return serializer.validated_data
 
 
 def _read_file(path: str) -> dict:
@@ -186,50 +227,30 @@ def _lookup(name: str, llm: dict) -> str:
 
 
 def _route(name: str, entry: dict, defaults: dict, llm: dict) -> Route:
-    unknown = set(entry) - ROUTE_KEYS
-    if unknown:
-        raise ImproperlyConfigured(f"LLM route {name!r}: unknown keys {sorted(unknown)}.")
-    provider = entry.get("provider", "openai")
-    if provider not in PROVIDERS:
-        raise ImproperlyConfigured(
-            f"LLM route {name!r}: provider must be one of {sorted(PROVIDERS)}, not {provider!r}."
-        )
-    if provider != "local" and not entry.get("base_url"):
-        raise ImproperlyConfigured(f"LLM route {name!r}: base_url is required.")
-    try:
-        return _make_route(name, provider, entry, defaults, llm)
-    except (TypeError, ValueError) as exc:
-        raise ImproperlyConfigured(f"LLM route {name!r}: {exc}") from exc
-
-
-def _make_route(name: str, provider: str, entry: dict, defaults: dict, llm: dict) -> Route:
+    """The Route a validated routes-file entry describes, with the table's defaults."""
+    tuning = {key: entry.get(key, defaults.get(key)) for key in (*TUNING_KEYS, "max_output_tokens")}
+    tuning["max_output_tokens"] = tuning["max_output_tokens"] or DEFAULT_MAX_OUTPUT_TOKENS
+    price = entry.get("price")
     return Route(
         name=name,
-        provider=provider,
-        model=str(entry.get("model") or name),
-        base_url=str(entry.get("base_url", "")).rstrip("/"),
-        api_key=str(entry.get("api_key") or ""),
+        provider=entry["provider"],
+        kind=entry["kind"],
+        model=entry.get("model") or name,
+        base_url=entry.get("base_url", "").rstrip("/"),
+        api_key=entry["api_key"],
         oauth=_oauth(name, entry.get("oauth"), llm),
-        headers={str(key): str(value) for key, value in (entry.get("headers") or {}).items()},
-        timeout=float(entry.get("timeout", defaults["timeout"])),
-        connect_timeout=float(entry.get("connect_timeout", defaults["connect_timeout"])),
-        retries=int(entry.get("retries", defaults["retries"])),
-        backoff=float(entry.get("backoff", defaults["backoff"])),
+        headers=dict(entry.get("headers") or {}),
+        **tuning,
+        price=Price(**price) if price else None,
         aliases=tuple(entry.get("aliases") or ()),
         fallbacks=tuple(entry.get("fallbacks") or ()),
-        price=parse_price(entry.get("price")),
     )
 
 
-def _oauth(name: str, entry, llm: dict) -> OAuthConfig | None:
-    """`oauth: true` means the seed's COIN_URL client; a mapping overrides any of its fields."""
-    if not entry:
+def _oauth(name: str, entry: dict | None, llm: dict) -> OAuthConfig | None:
+    """`oauth: true` means the environment's COIN_URL client; a mapping overrides any of it."""
+    if entry is None:
         return None
-    entry = {} if entry is True else entry
-    if not isinstance(entry, dict) or set(entry) - OAUTH_KEYS:
-        raise ImproperlyConfigured(
-            f"LLM route {name!r}: oauth must be true or a mapping of {sorted(OAUTH_KEYS)}."
-        )
     config = OAuthConfig(
         token_url=entry.get("token_url", llm["COIN_URL"]),
         client_id=entry.get("client_id", llm["CLIENT_ID"]),
@@ -245,17 +266,17 @@ def _oauth(name: str, entry, llm: dict) -> OAuthConfig | None:
     return config
 
 
-def seed_routes(llm: dict) -> dict:
-    """Routes from the seed's variables: primary, secondary (its fallback), else local."""
+def routes_from_environment(llm: dict) -> dict:
+    """Routes from the upstream variables: primary, secondary (its fallback), else local."""
     default, routes = llm["DEFAULT_MODEL"], {}
     primary = llm["MODEL"] or default if llm["API_ENDPOINT"] else None
     if primary:
-        routes[primary] = _seed_primary(primary, llm)
+        routes[primary] = _primary_route(primary, llm)
     if llm["SURL"]:
         name = llm["SMODEL"] or default
         if primary and name in {primary, default}:
             name = "secondary"
-        routes[name] = _seed_secondary(llm, default_alias=not primary and name != default)
+        routes[name] = _secondary_route(llm, default_alias=not primary and name != default)
         if primary:
             routes[primary]["fallbacks"] = [name]
     if not routes:
@@ -264,7 +285,7 @@ def seed_routes(llm: dict) -> dict:
     return routes
 
 
-def _seed_primary(name: str, llm: dict) -> dict:
+def _primary_route(name: str, llm: dict) -> dict:
     oauth = bool(llm["COIN_URL"])
     return {
         "provider": llm["PRIMARY_PROVIDER"],
@@ -276,7 +297,7 @@ def _seed_primary(name: str, llm: dict) -> dict:
     }
 
 
-def _seed_secondary(llm: dict, default_alias: bool) -> dict:
+def _secondary_route(llm: dict, default_alias: bool) -> dict:
     return {
         "provider": llm["SECONDARY_PROVIDER"],
         "model": llm["SMODEL"] or llm["MODEL"] or llm["DEFAULT_MODEL"],

@@ -11,6 +11,7 @@ urlpatterns = [
     path(
         "v1/chat/completions", views.ChatCompletionsView.as_view(), name="openai-chat-completions"
     ),
+    path("v1/embeddings", views.EmbeddingsView.as_view(), name="openai-embeddings"),
     path("v1/models", views.ModelListView.as_view(), name="openai-models"),
     path("v1/models/<path:model>", views.ModelView.as_view(), name="openai-model"),
     # Unknown /v1 paths answer in OpenAI's error shape too.

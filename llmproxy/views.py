@@ -1,4 +1,4 @@
-"""The LLM endpoints: the seed's /api/llm/* (a viewset) and the OpenAI-compatible /v1/*.
+"""The LLM endpoints: the gateway's /api/llm/* (a viewset) and the OpenAI-compatible /v1/*.
 
 Views validate, say who is charged, call one service and shape the answer; the work is in
 llmproxy.services, the wire formats in llmproxy.formats. Output serializers document the
@@ -9,17 +9,17 @@ bodies are built in their final shape, and a nested serializer would cost ~0.15 
 import uuid
 
 from django.http import JsonResponse, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import viewsets
-from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dgen_ping_site.openapi import BODY_REFUSALS, error_responses
 from llmproxy import errors, formats, serializers, services
 from llmproxy.metering import GovernanceHeaders
-from llmproxy.providers.base import ChatRequest
-from llmproxy.services import ChatCall
+from llmproxy.providers.datatypes import ChatRequest, EmbeddingRequest
+from llmproxy.services import ChatCall, EmbeddingCall
 from telemetry.context import annotate
 
 STREAM_NOTE = "With `stream: true` the answer is `text/event-stream` (see docs/llm.md)."
@@ -28,7 +28,7 @@ EVENT_STREAM = OpenApiResponse(
 )
 
 
-def _documented(summary: str, request, output, error, description: str = ""):
+def _documented(summary: str, request, output, error, description: str = "", statuses=()):
     """Schema of an LLM endpoint: its JSON answer, its stream, and every error it can give."""
     return extend_schema(
         summary=summary,
@@ -37,7 +37,9 @@ def _documented(summary: str, request, output, error, description: str = ""):
         responses={
             (200, "application/json"): OpenApiResponse(output, description=STREAM_NOTE),
             (200, "text/event-stream"): EVENT_STREAM,
-            **error_responses(400, 401, 403, *BODY_REFUSALS, 429, 502, 503, 504, body=error),
+            **error_responses(
+                400, 401, 403, *statuses, *BODY_REFUSALS, 429, 502, 503, 504, body=error
+            ),
         },
     )
 
@@ -61,13 +63,15 @@ def event_stream(events) -> StreamingHttpResponse:
     return response
 
 
-def chat_call(data: dict, messages: list[dict]) -> ChatCall:
-    request = ChatRequest(messages, data["temperature"], data["max_tokens"])
-    return ChatCall(model=data["model"], request=request, stream=data["stream"])
+def llm_call(data: dict, messages: list[dict]) -> ChatCall:
+    """/api/llm's fields as a chat completion request."""
+    body = {"messages": messages, "temperature": data["temperature"]}
+    body["max_tokens"] = data["max_tokens"]
+    return ChatCall(model=data["model"], request=ChatRequest(body), stream=data["stream"])
 
 
 class LLMViewSet(GovernanceHeaders, viewsets.ViewSet):
-    """The seed's LLM endpoints."""
+    """The gateway's own LLM endpoints: a prompt, or a conversation."""
 
     event_types = {"completion": services.LLM_COMPLETION, "chat": services.LLM_CHAT}
 
@@ -107,12 +111,12 @@ class LLMViewSet(GovernanceHeaders, viewsets.ViewSet):
             identity=request.user, soeid=data.get("soeid"), project_name=data.get("project_name")
         )
         annotate(request, **payer)
-        call, request_id = chat_call(data, messages), request_id_of(request)
+        call, request_id = llm_call(data, messages), request_id_of(request)
         if call.stream:
             stream = services.open_chat_stream(request=request, call=call)
-            return event_stream(formats.seed_events(kind, stream, call=call, request_id=request_id))
+            return event_stream(formats.llm_events(kind, stream, call=call, request_id=request_id))
         result = services.complete_chat(request=request, call=call)
-        return Response(formats.seed_body(kind, call=call, answer=result, request_id=request_id))
+        return Response(formats.llm_body(kind, call=call, answer=result, request_id=request_id))
 
 
 class OpenAIView(GovernanceHeaders, APIView):
@@ -120,6 +124,11 @@ class OpenAIView(GovernanceHeaders, APIView):
 
     def get_exception_handler(self):
         return errors.openai_exception_handler
+
+
+def charge_token_holder(request) -> None:
+    """/v1 bodies say nothing of who pays: the token's SOEID and project do."""
+    annotate(request, **services.charge_to(identity=request.user, soeid=None, project_name=None))
 
 
 class ChatCompletionsView(OpenAIView):
@@ -132,23 +141,60 @@ class ChatCompletionsView(OpenAIView):
         serializers.ChatCompletionInput,
         serializers.ChatCompletionOutput,
         serializers.OpenAIErrorOutput,
-        "Use the gateway JWT as the API key. `stream_options.include_usage` adds a last "
-        "chunk with token usage.",
+        "Use the gateway JWT as the API key. The body reaches an OpenAI-compatible upstream as "
+        "sent (the model mapped by the routing table); a Gemini route translates each field or "
+        "refuses it (400 `unsupported_parameter`). An unknown model is a 404 `model_not_found`. "
+        "`stream_options.include_usage` adds a last chunk with token usage.",
+        statuses=(404,),
     )
     def post(self, request):
         data = validated(serializers.ChatCompletionInput, request)
-        annotate(
-            request, **services.charge_to(identity=request.user, soeid=None, project_name=None)
+        charge_token_holder(request)
+        call = ChatCall(
+            model=data["model"], request=ChatRequest(data), stream=bool(data.get("stream"))
         )
-        call, request_id = chat_call(data, data["messages"]), request_id_of(request)
         if call.stream:
             stream = services.open_chat_stream(request=request, call=call)
-            events = formats.openai_events(
-                stream, call=call, request_id=request_id, include_usage=data["include_usage"]
+            include_usage = bool((data.get("stream_options") or {}).get("include_usage"))
+            return event_stream(
+                formats.openai_events(stream, call=call, include_usage=include_usage)
             )
-            return event_stream(events)
         result = services.complete_chat(request=request, call=call)
-        return Response(formats.openai_body(call=call, answer=result, request_id=request_id))
+        return Response(formats.openai_body(call=call, result=result))
+
+
+class EmbeddingsView(OpenAIView):
+    def initial(self, request, *args, **kwargs):
+        annotate(request, event_type=services.OPENAI_EMBEDDING)
+        super().initial(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Embeddings (OpenAI-compatible)",
+        description="One vector per input, from a route of kind `embedding`. An unknown model "
+        "is a 404 `model_not_found`.",
+        request=serializers.EmbeddingInput,
+        responses={
+            200: serializers.EmbeddingListOutput,
+            **error_responses(
+                400,
+                401,
+                403,
+                404,
+                *BODY_REFUSALS,
+                429,
+                502,
+                503,
+                504,
+                body=serializers.OpenAIErrorOutput,
+            ),
+        },
+    )
+    def post(self, request):
+        data = validated(serializers.EmbeddingInput, request)
+        charge_token_holder(request)
+        call = EmbeddingCall(model=data["model"], request=EmbeddingRequest(data))
+        result = services.create_embeddings(request=request, call=call)
+        return Response(formats.embeddings_body(call=call, result=result))
 
 
 def model_entry(name: str) -> dict:
@@ -181,10 +227,11 @@ class ModelView(OpenAIView):
     )
     def get(self, request, model: str):
         if not services.is_known_model(model):
-            raise NotFound(f"The model {model!r} does not exist.")
+            raise errors.UnknownModel(model)
         return Response(model_entry(model))
 
 
+@csrf_exempt  # a POST to an unknown /v1 path is a 404, not a CSRF 403
 def openai_not_found(request, **kwargs) -> JsonResponse:
     """404 in OpenAI's shape for unknown /v1 paths."""
     body = errors.openai_error_body(f"No endpoint at {request.path}.", "not_found", 404)

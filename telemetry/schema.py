@@ -48,9 +48,14 @@ FIELD_TYPES: dict[str, type] = {
     "upstream_latency_ms": float,
     "error": str,
     "extra": dict,
-    # Version 2, governance: the token a request was made with, and what its LLM call cost.
+    # Version 2: the token a request was made with and what its LLM call cost (governance);
+    # how an LLM answer ended and the usage details that price it, never content (issue 12).
     "token_jti": str,
     "cost": float,
+    "finish_reason": str,
+    "tool_calls": int,
+    "cached_tokens": int,
+    "reasoning_tokens": int,
 }
 FIELDS: tuple[str, ...] = tuple(FIELD_TYPES)
 CSV_HEADER = ",".join(FIELDS) + "\r\n"

@@ -1,9 +1,20 @@
 """A fake LLM upstream on 127.0.0.1, for tests, benchmarks and fault injection.
 
-It speaks three real wire protocols over real HTTP/1.1 (keep-alive, chunked streams):
-- OpenAI chat completions: POST /v1/chat/completions (plain, and SSE with `stream: true`);
-- Gemini: POST /v1beta/models/{model}:generateContent and :streamGenerateContent?alt=sse;
+It speaks real wire protocols over real HTTP/1.1 (keep-alive, chunked streams):
+- OpenAI: POST /v1/chat/completions (plain, and SSE with `stream: true`), POST /v1/embeddings;
+- Gemini: POST /v1beta/models/{model}:generateContent, :streamGenerateContent?alt=sse,
+  :embedContent and :batchEmbedContents;
 - OAuth2 client credentials: POST /oauth/token (HTTP Basic or form client authentication).
+
+It answers the way those APIs do, from what the request asks for: declared tools are called
+(every one, or the one `tool_choice` names, or only the first when parallel calls are off;
+Gemini: `functionDeclarations`, `toolConfig`), unless the last message is a tool's result;
+a JSON schema (`response_format` / `responseJsonSchema`) gets JSON that fits it; `logprobs`
+(`responseLogprobs`) gets log probabilities, `n` (`candidateCount`) that many choices; usage
+always comes with cached and reasoning tokens (OpenAI's details; Gemini's
+`cachedContentTokenCount` and `thoughtsTokenCount`), CACHED_TOKENS and REASONING_TOKENS
+unless scripted. Embeddings are small deterministic vectors (OpenAI's base64 encoding when
+asked).
 
 Behaviour is scripted per upstream model name (use "oauth" for the token endpoint):
 `script(model, *modes)` queues modes for that model's next requests, `always(model, mode)`
@@ -11,7 +22,8 @@ sets its mode once the queue is empty. Modes, some with a parameter after a colo
     ok                  a normal answer (the default)
     429[:seconds]       rate limited, with Retry-After when seconds are given
     500, 503, 400, 404  that status with an error body (400 names a request problem;
-                        400:echo also quotes the credential the request carried)
+                        400:echo also quotes the credential the request carried;
+                        400:echo_prompt quotes the whole prompt, then the credential)
     401                 unauthorized (also what any request with an unknown key gets)
     hang[:seconds]      wait (default 2 s) before answering: past the caller's timeout
     malformed           200 with a body that is not JSON
@@ -19,8 +31,10 @@ sets its mode once the queue is empty. Modes, some with a parameter after a colo
     cut                 stream a piece or two, then drop the connection
     error_event         stream a piece or two, then an SSE error event
     no_usage            answer without token usage
-    usage:P:C[:K]       report P prompt tokens (K of them cached) and C completion tokens
+    usage:P:C[:K[:R]]   report P prompt tokens (K of them cached, default 0) and C completion
+                        tokens (R of them reasoning, default 0); embeddings: P input tokens
     usage_in_choice     stream usage in the chunk that also carries the finish reason
+    refuse              an OpenAI refusal instead of an answer
 `delay` (seconds, default 0) holds every LLM answer that long before it starts.
 Every request is recorded (`seen`): headers, body, mode, the usage reported, and whether the
 client went away before the end of a stream (`aborted`).
@@ -32,6 +46,7 @@ import argparse
 import base64
 import json
 import re
+import struct
 import sys
 import threading
 import time
@@ -44,6 +59,15 @@ GEMINI_PATH = re.compile(r"^/v1beta/models/(?P<model>[^:/]+):(?P<method>\w+)$")
 DRIP_PIECES = 40
 DEFAULT_HANG = 2.0
 DEFAULT_DRIP = 0.02
+# Reported with every usage: of the prompt tokens, served from cache; of the completion
+# tokens, spent thinking.
+CACHED_TOKENS = 2
+REASONING_TOKENS = 3
+REFUSAL = "I cannot help with that."
+SIGNATURE = "c2lnbmF0dXJl"  # the thought signature the Gemini fake attaches to calls
+EMBEDDING_SIZE = 4
+# What reading a request it does not understand raises.
+UNREADABLE = (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError)
 
 
 @dataclass
@@ -55,9 +79,13 @@ class Seen:
     body: object
     model: str = ""
     mode: str = "ok"
-    usage: dict | None = None  # {"prompt_tokens", "completion_tokens"} as reported
+    usage: dict | None = None  # {"prompt_tokens", "completion_tokens", ...} as reported
     aborted: bool = False
     done: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def total_tokens(self) -> int:
+        return self.usage["prompt_tokens"] + self.usage["completion_tokens"]
 
     @property
     def bearer(self) -> str:
@@ -161,16 +189,23 @@ class FakeUpstream:
 
     def _route(self, handler, path: str, seen: Seen) -> None:
         gemini = GEMINI_PATH.match(path)
+        body = seen.body if isinstance(seen.body, dict) else None
         if path == "/oauth/token":
             seen.model = "oauth"
             self._token(handler, seen)
-        elif path == "/v1/chat/completions" and isinstance(seen.body, dict):
-            seen.model = str(seen.body.get("model", ""))
-            self._llm(handler, seen, OpenAIFormat(seen.body), bool(seen.body.get("stream")))
-        elif gemini and isinstance(seen.body, dict):
+        elif path == "/v1/chat/completions" and body is not None:
+            seen.model = str(body.get("model", ""))
+            self._llm(handler, seen, OpenAIFormat(body), bool(body.get("stream")))
+        elif path == "/v1/embeddings" and body is not None:
+            seen.model = str(body.get("model", ""))
+            self._embed(handler, seen, OpenAIEmbeddings(body))
+        elif gemini and body is not None and gemini["method"] in GeminiEmbeddings.METHODS:
+            seen.model = gemini["model"]
+            self._embed(handler, seen, GeminiEmbeddings(body, gemini["method"]))
+        elif gemini and body is not None:
             seen.model = gemini["model"]
             stream = gemini["method"] == "streamGenerateContent"
-            self._llm(handler, seen, GeminiFormat(seen.body, seen.model), stream)
+            self._llm(handler, seen, GeminiFormat(body, seen.model), stream)
         else:
             _send_json(handler, 404, {"error": {"message": f"No route {path}", "code": 404}})
 
@@ -181,7 +216,7 @@ class FakeUpstream:
 
     def _token(self, handler, seen: Seen) -> None:
         seen.mode = mode = self._next_mode("oauth")
-        if self._fault(handler, seen, mode):
+        if self._fault(handler, seen, mode, ""):
             return
         if not self._client_ok(handler, seen.body):
             _send_json(handler, 401, {"error": "invalid_client"})
@@ -211,27 +246,47 @@ class FakeUpstream:
         with self._lock:
             return seen.key in self.api_keys or seen.key in self._tokens
 
-    def _llm(self, handler, seen: Seen, wire, stream: bool) -> None:
+    def _admitted(self, handler, seen: Seen, prompt: str) -> bool:
+        """Authenticated and not scripted to fail: the request gets a real answer (after
+        `delay`)."""
         seen.mode = mode = self._next_mode(seen.model)
         if not self._authorized(seen):
             # Echoes the key, as some real upstreams do: the gateway must not pass it on.
             message = f"Incorrect API key provided: {seen.key}"
             _send_json(handler, 401, {"error": {"message": message}})
-            return
-        if self._fault(handler, seen, mode):
-            return
+            return False
+        if self._fault(handler, seen, mode, prompt):
+            return False
         if self.delay:
             self._stopping.wait(self.delay)
-        answer = Answer.to(wire.prompt_text(), usage=mode != "no_usage")
-        if mode.startswith("usage:"):
-            answer.usage = _scripted_usage(mode)
+        return True
+
+    def _llm(self, handler, seen: Seen, wire, stream: bool) -> None:
+        if not self._admitted(handler, seen, wire.prompt_text()):
+            return
+        try:
+            answer = Answer.to(wire, seen.mode)
+        except UNREADABLE:
+            # As a real upstream would: the request's own fault, said in a 400.
+            message = "The fake upstream cannot read this request."
+            _send_json(handler, 400, {"error": {"message": message, "code": 400}})
+            return
         seen.usage = answer.usage
         if stream:
-            self._stream(handler, seen, wire, answer, mode)
+            self._stream(handler, wire, answer, seen.mode)
         else:
             _send_json(handler, 200, wire.reply(answer))
 
-    def _fault(self, handler, seen: Seen, mode: str) -> bool:
+    def _embed(self, handler, seen: Seen, wire) -> None:
+        if not self._admitted(handler, seen, " ".join(map(str, wire.texts()))):
+            return
+        tokens = sum(len(str(text).split()) for text in wire.texts())
+        if seen.mode.startswith("usage:"):
+            tokens = scripted_usage(seen.mode)["prompt_tokens"]
+        seen.usage = {"prompt_tokens": tokens, "completion_tokens": 0}
+        _send_json(handler, 200, wire.reply([vector(text) for text in wire.texts()], tokens))
+
+    def _fault(self, handler, seen: Seen, mode: str, prompt: str) -> bool:
         """Answers a fault mode; False when the mode asks for a normal answer."""
         name, _, param = mode.partition(":")
         if name == "429":
@@ -243,6 +298,8 @@ class FakeUpstream:
             message = "Invalid value for 'temperature': too hot for this model."
             if param == "echo":  # some upstreams quote the request, credentials included
                 message += f" (request authenticated as {seen.key})"
+            elif param == "echo_prompt":
+                message = f"Could not process {prompt} (request authenticated as {seen.key})"
             _send_json(handler, 400, {"error": {"message": message, "code": 400}})
         elif name == "malformed":
             _send(handler, 200, b'{"choices": [unterminated', "application/json")
@@ -253,10 +310,10 @@ class FakeUpstream:
             return False
         return True
 
-    def _stream(self, handler, seen: Seen, wire, answer: "Answer", mode: str) -> None:
+    def _stream(self, handler, wire, answer: "Answer", mode: str) -> None:
         name, _, param = mode.partition(":")
         pieces = answer.pieces(DRIP_PIECES if name == "drip" else None)
-        events = wire.stream_events(pieces, answer.usage, usage_in_choice=name == "usage_in_choice")
+        events = wire.stream_events(answer, pieces, usage_in_choice=name == "usage_in_choice")
         handler.send_response(200)
         handler.send_header("Content-Type", "text/event-stream")
         handler.send_header("Transfer-Encoding", "chunked")
@@ -277,29 +334,105 @@ class FakeUpstream:
         _write_chunk(handler, b"")
 
 
+# --- Answers -----------------------------------------------------------------------------------
+
+
 @dataclass
 class Answer:
-    """The fake's answer to a prompt, and the usage it reports for it."""
+    """The fake's answer to a request, and the usage it reports for it."""
 
-    text: str
+    text: str | None
     usage: dict | None
+    calls: list[tuple[str, dict]] = field(default_factory=list)  # (function, arguments)
+    refusal: str | None = None
+    choices: int = 1
+    logprobs: bool = False
 
     @classmethod
-    def to(cls, prompt: str, usage: bool = True) -> "Answer":
-        text = f"Fake answer to: {prompt[:60]}"
+    def to(cls, wire, mode: str) -> "Answer":
+        prompt = wire.prompt_text()
+        calls = [] if wire.answers_tool_results() else wire.calls_to_make()
+        schema = wire.json_schema()
+        text = None
+        if mode == "refuse" or calls:
+            pass
+        elif schema is not None:
+            text = json.dumps(sample(schema, schema))
+        else:
+            text = f"Fake answer to: {prompt[:60]}"
+        said = REFUSAL if mode == "refuse" else text or json.dumps(calls)
         # Deliberately unlike the gateway's 4-characters-a-token estimate.
         counts = {
             "prompt_tokens": 11 + len(prompt.split()),
-            "completion_tokens": 7 + len(text.split()),
+            "completion_tokens": 7 + len(said.split()),
+            "cached_tokens": CACHED_TOKENS,
+            "reasoning_tokens": REASONING_TOKENS,
         }
-        return cls(text, counts if usage else None)
+        if mode.startswith("usage:"):
+            counts = scripted_usage(mode)
+        return cls(
+            text,
+            counts if mode != "no_usage" else None,
+            calls,
+            REFUSAL if mode == "refuse" else None,
+            wire.choices(),
+            wire.wants_logprobs(),
+        )
 
     def pieces(self, count: int | None = None) -> list[str]:
-        words = self.text.split(" ")
+        words = (self.text or "").split(" ")
         pieces = [word if i == 0 else " " + word for i, word in enumerate(words)]
         if count:
             pieces = [pieces[i % len(pieces)] for i in range(count)]
-        return pieces
+        return pieces if self.text else []
+
+
+def sample(schema, root: dict):
+    """A value that fits a JSON schema (objects with every property, first enum values);
+    any value for a schema it does not understand."""
+    if not isinstance(schema, dict):
+        return "fake"
+    if "$ref" in schema:
+        target = root
+        for key in schema["$ref"].removeprefix("#/").split("/"):
+            target = target[key]
+        return sample(target, root)
+    for combined in ("anyOf", "oneOf", "allOf"):
+        if combined in schema:
+            return sample(schema[combined][0], root)
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type", "object")
+    kind = kind[0] if isinstance(kind, list) and kind else kind
+    if kind == "object":
+        properties = schema.get("properties")
+        properties = properties if isinstance(properties, dict) else {}
+        return {name: sample(inner, root) for name, inner in properties.items()}
+    if kind == "array":
+        return [sample(schema.get("items") or {"type": "string"}, root)]
+    scalars = {"string": "fake", "integer": 1, "number": 1.5, "boolean": True, "null": None}
+    return scalars.get(kind, "fake") if isinstance(kind, str) else "fake"
+
+
+def _arguments(parameters: dict | None) -> dict:
+    """Arguments for a function call that fit its parameters' schema."""
+    return sample(parameters, parameters) if parameters else {}
+
+
+def token_logprobs(text: str) -> list[dict]:
+    """OpenAI-style logprobs: one entry per word, with one alternative."""
+    entries = []
+    for word in text.split(" "):
+        alternative = {"token": word.upper(), "logprob": -2.5, "bytes": list(word.upper().encode())}
+        entries.append(
+            {
+                "token": word,
+                "logprob": -0.25,
+                "bytes": list(word.encode()),
+                "top_logprobs": [alternative],
+            }
+        )
+    return entries
 
 
 class OpenAIFormat:
@@ -311,42 +444,110 @@ class OpenAIFormat:
     def prompt_text(self) -> str:
         return " ".join(_text(message.get("content")) for message in self.body.get("messages", []))
 
+    def answers_tool_results(self) -> bool:
+        messages = self.body.get("messages") or [{}]
+        return messages[-1].get("role") == "tool"
+
+    def calls_to_make(self) -> list[tuple[str, dict]]:
+        # Tools it cannot call (other types, no function) are left alone, not refused.
+        tools = [
+            tool["function"]
+            for tool in self.body.get("tools") or ()
+            if isinstance(tool.get("function"), dict)
+            and isinstance(tool["function"].get("name"), str)
+        ]
+        choice = self.body.get("tool_choice")
+        if choice == "none" or not tools:
+            return []
+        named = (choice.get("function") or {}).get("name") if isinstance(choice, dict) else None
+        if named:
+            tools = [t for t in tools if t["name"] == named]
+        if self.body.get("parallel_tool_calls") is False:
+            tools = tools[:1]
+        return [(tool["name"], _arguments(tool.get("parameters"))) for tool in tools]
+
+    def json_schema(self) -> dict | None:
+        response_format = self.body.get("response_format") or {}
+        if response_format.get("type") == "json_schema":
+            return (response_format.get("json_schema") or {}).get("schema") or {}
+        if response_format.get("type") == "json_object":
+            return {"type": "object", "properties": {"answer": {"type": "string"}}}
+        return None
+
+    def choices(self) -> int:
+        return self.body.get("n") or 1
+
+    def wants_logprobs(self) -> bool:
+        return bool(self.body.get("logprobs"))
+
     def reply(self, answer: Answer) -> dict:
-        message = {"role": "assistant", "content": answer.text}
-        body = {
-            "id": "chatcmpl-fake",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": self.body.get("model"),
-            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-        }
+        body = self._head("chat.completion")
+        body["choices"] = [self._choice(answer, index) for index in range(answer.choices)]
         if answer.usage:
             body["usage"] = _openai_usage(answer.usage)
         return body
 
-    def stream_events(self, pieces: list[str], usage: dict | None, *, usage_in_choice: bool):
-        head = {
+    def _head(self, kind: str) -> dict:
+        return {
             "id": "chatcmpl-fake",
-            "object": "chat.completion.chunk",
+            "object": kind,
+            "created": int(time.time()),
             "model": self.body.get("model"),
+            "system_fingerprint": "fp_fake",
+            "service_tier": "default",
         }
-        yield {
-            **head,
-            "choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}],
-        }
-        for piece in pieces:
-            yield {
+
+    def _choice(self, answer: Answer, index: int) -> dict:
+        message = {"role": "assistant", "content": answer.text, "refusal": answer.refusal}
+        finish = "stop"
+        if answer.calls:
+            message["tool_calls"] = [
+                _openai_call(number, name, args) for number, (name, args) in enumerate(answer.calls)
+            ]
+            finish = "tool_calls"
+        choice = {"index": index, "message": message, "finish_reason": finish}
+        choice["logprobs"] = None
+        if answer.logprobs and answer.text:
+            choice["logprobs"] = {"content": token_logprobs(answer.text), "refusal": None}
+        return choice
+
+    def stream_events(self, answer: Answer, pieces: list[str], *, usage_in_choice: bool):
+        head = self._head("chat.completion.chunk")
+
+        def chunk(delta: dict, finish=None, index: int = 0, **extra) -> dict:
+            return {
                 **head,
-                "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+                "choices": [{"index": index, "delta": delta, "finish_reason": finish, **extra}],
             }
-        last = {**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+
+        finish = "tool_calls" if answer.calls else "stop"
+        for index in range(answer.choices):
+            if index:
+                yield chunk({}, finish, index - 1)
+            yield chunk({"role": "assistant", "content": ""}, index=index)
+            if answer.refusal:
+                yield chunk({"refusal": answer.refusal}, index=index)
+            for piece in pieces:
+                logprobs = {"content": token_logprobs(piece.strip())} if answer.logprobs else None
+                yield chunk({"content": piece}, index=index, logprobs=logprobs)
+            for number, (name, args) in enumerate(answer.calls):
+                call = _openai_call(number, name, args)
+                arguments = call["function"].pop("arguments")
+                yield chunk({"tool_calls": [{"index": number, **call}]}, index=index)
+                for start in range(0, len(arguments), 8):  # arguments arrive in pieces
+                    piece = {
+                        "index": number,
+                        "function": {"arguments": arguments[start : start + 8]},
+                    }
+                    yield chunk({"tool_calls": [piece]}, index=index)
+        last = chunk({}, finish, answer.choices - 1)
         wants_usage = (self.body.get("stream_options") or {}).get("include_usage")
-        if usage and usage_in_choice:
-            yield {**last, "usage": _openai_usage(usage)}
+        if answer.usage and usage_in_choice:
+            yield {**last, "usage": _openai_usage(answer.usage)}
             return
         yield last
-        if usage and wants_usage:
-            yield {**head, "choices": [], "usage": _openai_usage(usage)}
+        if answer.usage and wants_usage:
+            yield {**head, "choices": [], "usage": _openai_usage(answer.usage)}
 
 
 class GeminiFormat:
@@ -355,40 +556,155 @@ class GeminiFormat:
     def __init__(self, body: dict, model: str):
         self.body = body
         self.model = model
+        self.config = body.get("generationConfig") or {}
 
     def prompt_text(self) -> str:
         parts = [part for content in self.body.get("contents", []) for part in content["parts"]]
         system = (self.body.get("systemInstruction") or {}).get("parts", [])
-        return " ".join(part.get("text", "") for part in [*system, *parts])
+        return " ".join(_gemini_text(part) for part in [*system, *parts])
+
+    def answers_tool_results(self) -> bool:
+        contents = self.body.get("contents") or [{"parts": []}]
+        return any("functionResponse" in part for part in contents[-1]["parts"])
+
+    def calls_to_make(self) -> list[tuple[str, dict]]:
+        declarations = [
+            declaration
+            for tool in self.body.get("tools") or ()
+            for declaration in tool.get("functionDeclarations") or ()
+        ]
+        calling = (self.body.get("toolConfig") or {}).get("functionCallingConfig") or {}
+        if calling.get("mode") == "NONE":
+            return []
+        allowed = calling.get("allowedFunctionNames")
+        if allowed:
+            declarations = [d for d in declarations if d["name"] in allowed]
+        return [(d["name"], _arguments(d.get("parametersJsonSchema"))) for d in declarations]
+
+    def json_schema(self) -> dict | None:
+        if self.config.get("responseMimeType") != "application/json":
+            return None
+        schema = self.config.get("responseJsonSchema")
+        return schema or {"type": "object", "properties": {"answer": {"type": "string"}}}
+
+    def choices(self) -> int:
+        return self.config.get("candidateCount") or 1
+
+    def wants_logprobs(self) -> bool:
+        return bool(self.config.get("responseLogprobs"))
 
     def reply(self, answer: Answer) -> dict:
-        return self._chunk(answer.text, "STOP", answer.usage)
+        return self._chunk(answer, answer.text, "STOP", answer.usage, calls=True)
 
-    def stream_events(self, pieces: list[str], usage: dict | None, *, usage_in_choice: bool):
+    def stream_events(self, answer: Answer, pieces: list[str], *, usage_in_choice: bool):
+        pieces = pieces or [""]
         for number, piece in enumerate(pieces, start=1):
             last = number == len(pieces)
             # Gemini repeats cumulative usage on every chunk; only the last one is final.
-            partial = usage and {
-                **usage,
-                "completion_tokens": number if not last else usage["completion_tokens"],
+            partial = answer.usage and {
+                **answer.usage,
+                "completion_tokens": number if not last else answer.usage["completion_tokens"],
             }
-            yield self._chunk(piece, "STOP" if last else None, partial)
+            yield self._chunk(answer, piece, "STOP" if last else None, partial, calls=last)
 
-    def _chunk(self, text: str, finish: str | None, usage: dict | None) -> dict:
-        candidate = {"content": {"role": "model", "parts": [{"text": text}]}, "index": 0}
-        if finish:
-            candidate["finishReason"] = finish
-        chunk = {"candidates": [candidate], "modelVersion": self.model}
+    def _chunk(self, answer: Answer, text, finish, usage, *, calls: bool) -> dict:
+        parts = [{"text": text}] if text else []
+        if calls:
+            parts += [
+                {"functionCall": {"name": name, "args": args}, "thoughtSignature": SIGNATURE}
+                for name, args in answer.calls
+            ]
+        candidates = []
+        for index in range(answer.choices):
+            candidate = {"content": {"role": "model", "parts": parts}, "index": index}
+            if finish:
+                candidate["finishReason"] = finish
+            if answer.logprobs and text:
+                candidate["logprobsResult"] = _gemini_logprobs(text.strip())
+            candidates.append(candidate)
+        chunk = {"candidates": candidates, "modelVersion": self.model, "responseId": "fake-id"}
         if usage:
             prompt, completion = usage["prompt_tokens"], usage["completion_tokens"]
             chunk["usageMetadata"] = {
                 "promptTokenCount": prompt,
-                "candidatesTokenCount": completion,
+                "candidatesTokenCount": max(0, completion - usage["reasoning_tokens"]),
+                "thoughtsTokenCount": usage["reasoning_tokens"],
+                "cachedContentTokenCount": usage["cached_tokens"],
                 "totalTokenCount": prompt + completion,
             }
-            if usage.get("cached_tokens"):
-                chunk["usageMetadata"]["cachedContentTokenCount"] = usage["cached_tokens"]
         return chunk
+
+
+def _gemini_logprobs(text: str) -> dict:
+    entries = token_logprobs(text)
+    return {
+        "chosenCandidates": [
+            {"token": e["token"], "logProbability": e["logprob"]} for e in entries
+        ],
+        "topCandidates": [
+            {"candidates": [{"token": a["token"], "logProbability": a["logprob"]}]}
+            for e in entries
+            for a in e["top_logprobs"]
+        ],
+    }
+
+
+# --- Embeddings --------------------------------------------------------------------------------
+
+
+def vector(text) -> list[float]:
+    """A small vector that depends on the text (or token list) only."""
+    seed = len(str(text))
+    return [round(seed / (position + 1), 4) for position in range(EMBEDDING_SIZE)]
+
+
+class OpenAIEmbeddings:
+    def __init__(self, body: dict):
+        self.body = body
+
+    def texts(self) -> list:
+        value = self.body.get("input")
+        if isinstance(value, str) or (value and isinstance(value[0], int)):
+            return [value]
+        return list(value or [])
+
+    def reply(self, vectors: list[list[float]], tokens: int) -> dict:
+        base64_wanted = self.body.get("encoding_format") == "base64"
+        data = [
+            {
+                "object": "embedding",
+                "index": number,
+                "embedding": _base64(values) if base64_wanted else values,
+            }
+            for number, values in enumerate(vectors)
+        ]
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        return {"object": "list", "data": data, "model": self.body.get("model"), "usage": usage}
+
+
+class GeminiEmbeddings:
+    METHODS = ("embedContent", "batchEmbedContents")
+
+    def __init__(self, body: dict, method: str):
+        self.body = body
+        self.batch = method == "batchEmbedContents"
+
+    def texts(self) -> list[str]:
+        requests = self.body.get("requests", []) if self.batch else [self.body]
+        return [" ".join(p.get("text", "") for p in r["content"]["parts"]) for r in requests]
+
+    def reply(self, vectors: list[list[float]], tokens: int) -> dict:
+        # Gemini's embedding answers say nothing of tokens.
+        if self.batch:
+            return {"embeddings": [{"values": values} for values in vectors]}
+        return {"embedding": {"values": vectors[0]}}
+
+
+def _base64(values: list[float]) -> str:
+    return base64.b64encode(struct.pack(f"<{len(values)}f", *values)).decode()
+
+
+# --- HTTP ----------------------------------------------------------------------------------------
 
 
 class _Server(ThreadingHTTPServer):
@@ -430,19 +746,45 @@ def _text(content) -> str:
     return str(content or "")
 
 
-def _scripted_usage(mode: str) -> dict:
-    """usage:P:C[:K] as the usage the fake reports."""
-    prompt, completion, *cached = (int(part) for part in mode.split(":")[1:])
-    usage = {"prompt_tokens": prompt, "completion_tokens": completion}
-    return {**usage, "cached_tokens": cached[0]} if cached else usage
+def _gemini_text(part: dict) -> str:
+    if "functionResponse" in part:
+        return json.dumps(part["functionResponse"]["response"])
+    return part.get("text", "")
+
+
+def _openai_call(number: int, name: str, args: dict) -> dict:
+    arguments = json.dumps(args)
+    return {
+        "id": f"call_{number}",
+        "type": "function",
+        "function": {"name": name, "arguments": arguments},
+    }
+
+
+def scripted_usage(mode: str) -> dict:
+    """usage:P:C[:K[:R]] as the usage the fake reports."""
+    counts = [int(part) for part in mode.split(":")[1:]]
+    prompt, completion, cached, reasoning = (counts + [0, 0])[:4]
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "cached_tokens": cached,
+        "reasoning_tokens": reasoning,
+    }
 
 
 def _openai_usage(usage: dict) -> dict:
-    body = {key: usage[key] for key in ("prompt_tokens", "completion_tokens")}
-    body["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-    if usage.get("cached_tokens"):
-        body["prompt_tokens_details"] = {"cached_tokens": usage["cached_tokens"]}
-    return body
+    prompt, completion = usage["prompt_tokens"], usage["completion_tokens"]
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": usage["cached_tokens"], "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": usage["reasoning_tokens"],
+            "audio_tokens": 0,
+        },
+    }
 
 
 def _send(handler, status: int, body: bytes, content_type: str, headers=None) -> None:

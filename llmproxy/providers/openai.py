@@ -1,62 +1,49 @@
-"""OpenAI-compatible chat completions: OpenAI, Azure-style gateways, vLLM, Ollama, LiteLLM."""
+"""OpenAI-compatible APIs (OpenAI, Azure-style gateways, vLLM, Ollama, LiteLLM): a pass-through.
 
-from llmproxy.providers.base import ChatRequest, Delta, EventStream, Provider, Reply, Usage
+The request goes upstream as the client sent it, with the route's model name; every field,
+including ones newer than this code, is the upstream's to judge. Streams always ask for usage
+(the gateway counts every token); the answer comes back as the upstream sent it.
+"""
 
-ENDPOINT = "/chat/completions"
+from llmproxy.errors import UpstreamBadResponse
+from llmproxy.providers.base import Provider
+from llmproxy.providers.datatypes import (
+    ChatRequest,
+    ChunkStream,
+    EmbeddingRequest,
+    Embeddings,
+    Reply,
+)
+
+CHAT_PATH = "/chat/completions"
+EMBEDDINGS_PATH = "/embeddings"
 
 
 class OpenAIProvider(Provider):
     def complete(self, request: ChatRequest) -> Reply:
-        response = self.post(self.url, self.body(request))
-        return self.read_json(response, parse_reply)
+        body = {**request.body, "model": self.route.model}
+        answer = self.transport.post_json(self.url(CHAT_PATH), body)
+        return Reply(expect_list(answer, "choices"))
 
-    def stream(self, request: ChatRequest) -> EventStream:
-        body = self.body(request)
-        # include_usage: the upstream sends token counts at the end of the stream too.
-        body.update(stream=True, stream_options={"include_usage": True})
-        return EventStream(self.post(self.url, body, stream=True), parse_delta, self.route.timeout)
+    def stream(self, request: ChatRequest) -> ChunkStream:
+        options = {**(request.body.get("stream_options") or {}), "include_usage": True}
+        body = {**request.body, "model": self.route.model, "stream": True}
+        body["stream_options"] = options
+        return self.transport.open_events(self.url(CHAT_PATH), body)
 
-    @property
-    def url(self) -> str:
+    def embed(self, request: EmbeddingRequest) -> Embeddings:
+        body = {**request.body, "model": self.route.model}
+        answer = self.transport.post_json(self.url(EMBEDDINGS_PATH), body)
+        return Embeddings(expect_list(answer, "data"))
+
+    def url(self, path: str) -> str:
         # Accept the base URL (".../v1") and the full endpoint URL alike.
         base = self.route.base_url
-        return base if base.endswith(ENDPOINT) else base + ENDPOINT
-
-    def body(self, request: ChatRequest) -> dict:
-        return {
-            "model": self.route.model,
-            "messages": request.messages,
-            "temperature": request.temperature,
-            "max_tokens": request.max_tokens,
-        }
+        return base if base.endswith(path) else base + path
 
 
-def parse_reply(body: dict) -> Reply:
-    choice = body["choices"][0]
-    return Reply(
-        text=choice["message"].get("content") or "",
-        finish_reason=choice.get("finish_reason") or "stop",
-        usage=parse_usage(body.get("usage")),
-    )
-
-
-def parse_delta(event: dict) -> Delta:
-    """A chunk may carry text, the finish reason, usage, or several of them at once."""
-    choices = event.get("choices") or []
-    choice = choices[0] if choices else {}
-    return Delta(
-        text=(choice.get("delta") or {}).get("content") or "",
-        finish_reason=choice.get("finish_reason"),
-        usage=parse_usage(event.get("usage")),
-    )
-
-
-def parse_usage(usage: dict | None) -> Usage | None:
-    if not usage:
-        return None
-    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
-    return Usage(
-        int(usage.get("prompt_tokens") or 0),
-        int(usage.get("completion_tokens") or 0),
-        cached_tokens=int(cached or 0),
-    )
+def expect_list(body: dict, key: str) -> dict:
+    """`body`, once it has the list an answer cannot do without."""
+    if not isinstance(body.get(key), list):
+        raise UpstreamBadResponse("The upstream sent a response the gateway cannot read.")
+    return body

@@ -19,10 +19,12 @@ from collections import Counter, defaultdict
 
 import pytest
 import schemathesis
-from django.test import Client
+from django.conf import settings as django_settings
+from django.test import Client, override_settings
 from hypothesis import HealthCheck, settings
 
 from telemetry.serializers import encode_cursor
+from tests.security.gateway import routes
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 CHECKS = [
@@ -37,13 +39,22 @@ CHECKS = [
     "ignored_auth",
 ]
 ADMIN_SCHEME = "TokenSecret"
-MODELS = ["gemini", "solo", "google", "gated"]  # the routes of tests/security/gateway.py
+MODELS = ["gemini", "solo", "google", "gated", "vectors"]  # tests/security/gateway.py's routes
 SOEID = "fuzzer"
 
 
+class _Nowhere:
+    """Upstream URLs for a routing table that is only read, never called."""
+
+    openai_url = gemini_url = token_url = "http://127.0.0.1:9"
+
+
 def served_schema() -> dict:
+    # The schema lists the gateway's models: build it from the fuzzed gateway's routes.
+    llm = {**django_settings.LLM, "ROUTES": routes(_Nowhere())}
     # Collection runs outside any test, so ALLOWED_HOSTS has no "testserver" yet.
-    response = Client().get("/api/schema/", {"format": "json"}, HTTP_HOST="localhost")
+    with override_settings(LLM=llm):
+        response = Client().get("/api/schema/", {"format": "json"}, HTTP_HOST="localhost")
     assert response.status_code == 200, response.content
     return response.json()
 

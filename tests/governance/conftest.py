@@ -7,7 +7,7 @@ import pytest
 from django.core.cache import cache
 
 from accounts.services import issue_token, set_budget
-from llmproxy.pricing import Price
+from llmproxy.routing import Price
 from tests.fake_upstream import FakeUpstream
 from tests.governance import clock as test_clock
 from tests.llmproxy import conftest as llmproxy_fixtures
@@ -21,7 +21,7 @@ PRICED = Price(Decimal("2.50"), Decimal("10.00"), Decimal("1.25"))
 
 def governed_routes(upstream: FakeUpstream) -> dict:
     """priced (OpenAI wire) and gpriced (Gemini wire) with PRICE; free has no price;
-    cheap falls back to priced."""
+    cheap falls back to priced; vectors, embeddings at PRICE."""
     openai = {"provider": "openai", "base_url": upstream.openai_url, "api_key": "sk-test"}
     gemini = {"provider": "gemini", "base_url": upstream.gemini_url, "api_key": "sk-test"}
     return {
@@ -34,6 +34,7 @@ def governed_routes(upstream: FakeUpstream) -> dict:
             "price": {"input": "1", "output": "2"},
             "fallbacks": ["priced"],
         },
+        "vectors": {**openai, "model": "up-vectors", "kind": "embedding", "price": PRICE},
     }
 
 

@@ -3,6 +3,7 @@ not fit is refused in each API family's shape with Retry-After until the period 
 and each period resets on the UTC calendar."""
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -47,6 +48,37 @@ def test_a_call_whose_worst_case_does_not_fit_never_reaches_the_upstream(
     assert fake.seen == []
     assert "up to" in response.json()["error"]["message"]
     assert not SpendCounter.objects.filter(tokens__gt=0).exists()
+
+
+def refused_worst_case(response) -> int:
+    """The tokens a refusal says the call could have used."""
+    assert response.status_code == 429, response.content
+    return int(re.search(r"up to (\d+) tokens", response.json()["error"]["message"])[1])
+
+
+def test_without_max_tokens_the_worst_case_is_the_models_output_limit(client, auth, budget):
+    budget(tokens=1000)
+    body = chat()  # /v1 passes the body on: the upstream may write up to the model's limit
+    refused = post(client, V1, body, auth)
+    assert refused_worst_case(refused) == len(json.dumps(body).encode()) + 32768
+
+
+def test_the_worst_case_counts_max_tokens_for_each_of_n_choices(client, auth, budget):
+    budget(tokens=1000)
+    body = chat(max_tokens=400, n=3)
+    refused = post(client, V1, body, auth)
+    assert refused_worst_case(refused) == len(json.dumps(body).encode()) + 3 * 400
+
+
+def test_embeddings_are_held_to_budgets_by_their_input_alone(client, auth, fake, budget):
+    body = {"model": "vectors", "input": ["one", "two"]}
+    budget(tokens=len(json.dumps(body).encode()) - 1)
+    refused = post(client, "/v1/embeddings", body, auth)
+    assert refused_worst_case(refused) == len(json.dumps(body).encode())
+    error = refused.json()["error"]
+    assert (error["type"], error["code"]) == ("budget_exceeded", "budget_exceeded")
+    assert event_fields(refused)["error"].startswith("budget_exceeded: Budget exceeded")
+    assert fake.seen == []
 
 
 def test_refusal_in_openais_shape_on_v1(client, auth, fake, budget, clock):

@@ -48,6 +48,8 @@ def test_every_answer_carries_openais_rate_limit_headers(client, auth, fake):
         (V1, chat(max_tokens=100, stream=True)),
         (V1, chat("nope")),  # an error answer
         (V1, {**chat(max_tokens=100), "model": "priced"}),
+        ("/v1/embeddings", {"model": "vectors", "input": "Hi"}),
+        ("/v1/embeddings", {"model": "vectors", "input": 1}),  # an error answer
     ],
 )
 def test_on_each_endpoint_and_answer_kind(client, auth, fake, path, body):

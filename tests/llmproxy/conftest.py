@@ -12,7 +12,8 @@ OAUTH = {"client_id": "client-id", "client_secret": "client-secret"}
 
 def standard_routes(fake: FakeUpstream) -> dict:
     """gemini (the default model) → OpenAI-style upstream with a Gemini fallback; plus
-    single routes for each provider and one authenticated with OAuth."""
+    single routes for each provider, one authenticated with OAuth, and an embedding route
+    on each provider."""
     openai = {"provider": "openai", "base_url": fake.openai_url, "api_key": "sk-test"}
     gemini = {"provider": "gemini", "base_url": fake.gemini_url, "api_key": "sk-test"}
     return {
@@ -26,6 +27,8 @@ def standard_routes(fake: FakeUpstream) -> dict:
             "model": "up-gated",
             "oauth": {"token_url": fake.token_url, **OAUTH},
         },
+        "vectors": {**openai, "model": "up-vectors", "kind": "embedding"},
+        "gvectors": {**gemini, "model": "up-gvectors", "kind": "embedding"},
     }
 
 

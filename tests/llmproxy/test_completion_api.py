@@ -14,7 +14,7 @@ CHAT = "/api/llm/chat"
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
-def test_seed_request_and_response_shape(client, fake, auth):
+def test_completion_request_and_response_shape(client, fake, auth):
     response = post(client, COMPLETION, {"prompt": "Hello, how are you?"}, auth)
     assert response.status_code == 200
     body = response.json()
@@ -41,7 +41,7 @@ def test_defaults_reach_the_upstream(client, fake, auth):
     assert sent["messages"] == [{"role": "user", "content": "Hi"}]
 
 
-def test_the_seeds_curl_example_works_as_written(client, fake, default_token_on):
+def test_the_readmes_curl_example_works_as_written(client, fake, default_token_on):
     body = {
         "soeid": "default_user",
         "project_name": "default_project",
@@ -76,7 +76,8 @@ def test_event_is_annotated_with_model_route_tokens_and_sampling(client, fake, a
         client, COMPLETION, {"prompt": "Hi", "temperature": 0.9, "max_tokens": 64}, auth
     )
     fields = event_fields(response)
-    usage = fake.requests_for("up-main")[0].usage
+    seen = fake.requests_for("up-main")[0]
+    usage = seen.usage
     assert fields["event_type"] == "llm_completion"
     assert fields["project_name"] == "proj-a"  # from alice's token
     assert "soeid" not in fields  # the middleware takes it from the token
@@ -87,7 +88,7 @@ def test_event_is_annotated_with_model_route_tokens_and_sampling(client, fake, a
         usage["prompt_tokens"],
         usage["completion_tokens"],
     )
-    assert fields["total_tokens"] == sum(usage.values())
+    assert fields["total_tokens"] == seen.total_tokens
     assert fields["tokens_estimated"] is False
     assert fields["upstream_latency_ms"] > 0
     assert fields["error"] is None
@@ -359,8 +360,9 @@ def test_streamed_completion_sends_deltas_then_the_usual_body(client, fake, auth
     final = received[-2]
     text = "".join(event["delta"] for event in received[:-2])
     assert final["completion"] == text == "Fake answer to: Hi there"
-    usage = fake.requests_for("up-main")[0].usage
-    assert final["metadata"]["tokens"]["total"] == sum(usage.values())
+    seen = fake.requests_for("up-main")[0]
+    usage = seen.usage
+    assert final["metadata"]["tokens"]["total"] == seen.total_tokens
     assert final["metadata"]["request_id"] == response["X-Request-ID"]
     fields = event_fields(response)
     assert fields["completion_tokens"] == usage["completion_tokens"]
@@ -382,3 +384,53 @@ def test_local_provider_streams_too(client, llm, auth):
     llm({"gemini": {"provider": "local"}})
     received = events(post(client, COMPLETION, {"prompt": "Hello", "stream": True}, auth))
     assert "not a real model" in received[-2]["completion"]
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        (COMPLETION, "max_tokens"),
+        ("/v1/chat/completions", "max_tokens"),
+        ("/v1/chat/completions", "max_completion_tokens"),
+    ],
+)
+def test_output_tokens_above_the_models_limit_are_refused_naming_the_field(
+    client, fake, auth, llm, path, field
+):
+    routes = standard_routes(fake)
+    routes["solo"]["max_output_tokens"] = 4096
+    llm(routes)
+    body = (
+        {"prompt": "Hi"}
+        if path == COMPLETION
+        else {"messages": [{"role": "user", "content": "Hi"}]}
+    )
+    response = post(client, path, {**body, "model": "solo", field: 4097}, auth)
+    assert response.status_code == 400
+    limit = "Ensure this value is less than or equal to 4096 (the limit of model 'solo')."
+    if path == COMPLETION:
+        assert response.json()["fields"] == {field: [limit]}
+    else:
+        assert response.json()["error"]["param"] == field
+        assert response.json()["error"]["message"] == f"{field}: {limit}"
+    assert post(client, path, {**body, "model": "solo", field: 4096}, auth).status_code == 200
+    assert len(fake.seen) == 1
+
+
+def test_the_default_max_tokens_is_kept_within_the_models_limit(client, fake, auth, llm):
+    routes = standard_routes(fake)
+    routes["solo"]["max_output_tokens"] = 4096  # below DEFAULT_MAX_TOKENS (10000)
+    llm(routes)
+    post(client, COMPLETION, {"prompt": "Hi", "model": "solo"}, auth)
+    post(client, COMPLETION, {"prompt": "Hi", "model": "gemini"}, auth)
+    assert fake.requests_for("up-solo")[0].body["max_tokens"] == 4096
+    assert fake.requests_for("up-main")[0].body["max_tokens"] == 10000
+
+
+def test_a_fallbacks_lower_limit_applies_to_the_model_it_serves(client, fake, auth, llm):
+    routes = standard_routes(fake)
+    routes["backup"]["max_output_tokens"] = 2000  # gemini falls back to backup
+    llm(routes)
+    response = post(client, COMPLETION, {"prompt": "Hi", "max_tokens": 3000}, auth)
+    assert response.status_code == 400
+    assert "2000 (the limit of model 'gemini')" in response.json()["fields"]["max_tokens"][0]

@@ -31,13 +31,20 @@ def assert_shape(body, documented: serializers.Serializer):
         ("/api/llm/completion", {"prompt": "Hi"}, shapes.CompletionOutput()),
         ("/api/llm/chat", {"messages": HI}, shapes.ChatOutput()),
         ("/v1/chat/completions", {"model": "solo", "messages": HI}, shapes.ChatCompletionOutput()),
+        (
+            "/v1/chat/completions",
+            {"model": "google", "messages": HI},
+            shapes.ChatCompletionOutput(),
+        ),
+        ("/v1/embeddings", {"model": "vectors", "input": ["a", "b"]}, shapes.EmbeddingListOutput()),
+        ("/v1/embeddings", {"model": "gvectors", "input": "a"}, shapes.EmbeddingListOutput()),
     ],
 )
 def test_answers_have_the_documented_shape(client, auth, fake, path, body, documented):
     assert_shape(post(client, path, body, auth).json(), documented)
 
 
-def test_last_seed_stream_event_has_the_documented_shape(client, auth, fake):
+def test_last_llm_stream_event_has_the_documented_shape(client, auth, fake):
     received = events(post(client, "/api/llm/completion", {"prompt": "Hi", "stream": True}, auth))
     assert_shape(received[-2], shapes.CompletionOutput())
 
@@ -51,6 +58,7 @@ def test_model_list_has_the_documented_shape(client, auth):
     [
         ("/api/llm/completion", shapes.ErrorOutput()),
         ("/v1/chat/completions", shapes.OpenAIErrorOutput()),
+        ("/v1/embeddings", shapes.OpenAIErrorOutput()),
     ],
 )
 def test_errors_have_the_documented_shape(client, auth, path, documented):

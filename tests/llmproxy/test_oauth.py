@@ -4,6 +4,7 @@
 import threading
 
 import pytest
+from django.conf import settings
 
 from llmproxy import http
 from llmproxy.errors import UpstreamAuthFailed, UpstreamUnavailable
@@ -119,3 +120,11 @@ def test_unreadable_token_response_is_an_auth_failure(fake):
     fake.script("oauth", "malformed")
     with pytest.raises(UpstreamAuthFailed):
         credentials(fake).get()
+
+
+@pytest.mark.parametrize("route", ["gated", "google"])
+def test_every_outbound_call_says_it_comes_from_the_gateway(fake, route):
+    provider(route).complete(HELLO)
+    user_agents = {seen.headers["user-agent"] for seen in fake.seen}
+    assert user_agents == {f"dgen-ping/{settings.VERSION}"}
+    assert len(fake.seen) == (2 if route == "gated" else 1)  # the token request too

@@ -2,6 +2,7 @@
 
 import openai
 import pytest
+from django.test import Client
 
 from tests.llmproxy.helpers import event_fields, post
 
@@ -27,9 +28,9 @@ def test_sdk_chat_completion(sdk, fake):
     assert completion.choices[0].message.content == "Fake answer to: Hi there"
     assert completion.choices[0].finish_reason == "stop"
     assert completion.model == "gemini"
-    usage = fake.requests_for("up-main")[0].usage
-    assert completion.usage.prompt_tokens == usage["prompt_tokens"]
-    assert completion.usage.total_tokens == sum(usage.values())
+    seen = fake.requests_for("up-main")[0]
+    assert completion.usage.prompt_tokens == seen.usage["prompt_tokens"]
+    assert completion.usage.total_tokens == seen.total_tokens
     assert fake.requests_for("up-main")[0].body["temperature"] == 0.5
 
 
@@ -53,7 +54,16 @@ def test_sdk_streaming_without_usage_option_sends_no_usage_chunk(sdk, fake):
 
 def test_sdk_lists_and_retrieves_models(sdk):
     names = [model.id for model in sdk.models.list()]
-    assert names == ["backup", "gated", "gemini", "google", "solo", "solo-alias"]
+    assert names == [
+        "backup",
+        "gated",
+        "gemini",
+        "google",
+        "gvectors",
+        "solo",
+        "solo-alias",
+        "vectors",
+    ]
     assert sdk.models.retrieve("solo-alias").id == "solo-alias"
     with pytest.raises(openai.NotFoundError):
         sdk.models.retrieve("gpt-9")
@@ -65,11 +75,13 @@ def test_sdk_raises_authentication_error_for_a_bad_key(live_server, fake):
     assert fake.seen == []
 
 
-def test_sdk_raises_bad_request_for_an_unknown_model(sdk):
-    with pytest.raises(openai.BadRequestError) as caught:
+def test_sdk_raises_not_found_for_an_unknown_model_as_openai_does(sdk, fake):
+    with pytest.raises(openai.NotFoundError) as caught:
         sdk.chat.completions.create(model="gpt-9", messages=HI)
-    assert "Known models" in caught.value.message
-    assert caught.value.body["param"] == "model"
+    assert caught.value.code == "model_not_found"
+    assert caught.value.type == "invalid_request_error"
+    assert "'gpt-9' does not exist" in caught.value.message
+    assert fake.seen == []
 
 
 def test_sdk_raises_rate_limit_error_for_an_upstream_429(sdk, fake):
@@ -93,11 +105,19 @@ def test_sdk_raises_api_error_when_the_upstream_breaks_mid_stream(sdk, fake):
     [
         ({"model": "gemini", "messages": []}, "messages"),
         ({"model": "gemini", "messages": HI, "temperature": 3}, "temperature"),
-        ({"model": "gemini", "messages": HI, "n": 2}, "n"),
-        ({"messages": HI}, "model"),
+        ({"model": "gemini", "messages": HI, "n": 0}, "n"),
+        ({"model": "gemini", "messages": HI, "max_tokens": 32769}, "max_tokens"),
         (
-            {"model": "gemini", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
-            "messages.0.content",
+            {"model": "gemini", "messages": HI, "max_completion_tokens": "9"},
+            "max_completion_tokens",
+        ),
+        ({"model": "gemini", "messages": HI, "tools": [{"function": {}}]}, "tools.0.type"),
+        ({"messages": HI}, "model"),
+        ({"model": 7, "messages": HI}, "model"),
+        ({"model": "gemini", "messages": [{"role": "robot", "content": "x"}]}, "messages.0.role"),
+        (
+            {"model": "gemini", "messages": [{"role": "user", "content": [{"text": "x"}]}]},
+            "messages.0.content.0.type",
         ),
     ],
 )
@@ -129,13 +149,17 @@ def test_timeout_is_504_in_openai_shape(client, auth, fake, llm):
     }
 
 
-def test_unknown_v1_path_is_404_in_openai_shape(client, auth):
-    response = client.get("/v1/embeddings", **auth)
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_unknown_v1_path_is_404_in_openai_shape(method, auth):
+    # A client that enforces CSRF checks, as a browser-facing deployment would.
+    client = Client(enforce_csrf_checks=True)
+    response = getattr(client, method)("/v1/nothing-here", **auth)
     assert response.status_code == 404
-    assert response.json()["error"]["type"] == "not_found_error"
+    assert response.json()["error"]["type"] == "invalid_request_error"
+    assert response.json()["error"]["code"] == "not_found"
 
 
-def test_text_parts_and_developer_role_are_accepted(client, auth, fake):
+def test_text_parts_and_developer_role_reach_the_upstream_as_sent(client, auth, fake):
     messages = [
         {"role": "developer", "content": "Be brief."},
         {
@@ -147,11 +171,7 @@ def test_text_parts_and_developer_role_are_accepted(client, auth, fake):
     response = post(client, "/v1/chat/completions", body, auth)
     assert response.status_code == 200
     sent = fake.requests_for("up-solo")[0].body
-    assert sent["messages"] == [
-        {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": "Hi you"},
-    ]
-    assert sent["max_tokens"] == 7
+    assert sent == {**body, "model": "up-solo"}  # as sent, but for the upstream's model name
     fields = event_fields(response)
     assert fields["event_type"] == "openai_chat_completion"
     assert fields["project_name"] == "proj-a"

@@ -11,18 +11,28 @@ from llmproxy.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from llmproxy.providers.base import ChatRequest, Usage, parse_retry_after
-from tests.llmproxy.helpers import HELLO, provider
+from llmproxy.providers.datatypes import ChatRequest
+from llmproxy.providers.transport import parse_retry_after
+from tests.llmproxy.helpers import (
+    HELLO,
+    chunk_text,
+    chunk_usages,
+    finish_reasons,
+    provider,
+    reported,
+)
 
 CONVERSATION = ChatRequest(
-    [
-        {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": "Hi"},
-        {"role": "assistant", "content": "Hello!"},
-        {"role": "user", "content": "How are you?"},
-    ],
-    temperature=0.7,
-    max_tokens=123,
+    {
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello!"},
+            {"role": "user", "content": "How are you?"},
+        ],
+        "temperature": 0.7,
+        "max_tokens": 123,
+    }
 )
 
 
@@ -38,7 +48,8 @@ def test_openai_request_carries_model_key_headers_and_sampling(fake, llm):
     assert seen.body["messages"] == CONVERSATION.messages
     assert (seen.body["temperature"], seen.body["max_tokens"]) == (0.7, 123)
     assert reply.text.startswith("Fake answer to: Be brief.")
-    assert reply.usage == Usage(seen.usage["prompt_tokens"], seen.usage["completion_tokens"])
+    assert reply.usage == reported(seen)
+    assert reply.body["system_fingerprint"] == "fp_fake"  # the upstream's body, whole
 
 
 def test_openai_base_url_may_be_the_full_endpoint(fake, llm):
@@ -58,39 +69,36 @@ def test_gemini_maps_roles_system_instruction_and_generation_config(fake):
     assert [c["role"] for c in seen.body["contents"]] == ["user", "model", "user"]
     assert seen.body["contents"][1]["parts"] == [{"text": "Hello!"}]
     assert seen.body["generationConfig"] == {"temperature": 0.7, "maxOutputTokens": 123}
-    assert reply.usage == Usage(seen.usage["prompt_tokens"], seen.usage["completion_tokens"])
+    assert reply.usage == reported(seen)
     assert reply.finish_reason == "stop"
 
 
 def test_gemini_stream_uses_sse_and_keeps_the_last_cumulative_usage(fake):
     stream = provider("google").stream(HELLO)
-    deltas = list(stream)
+    chunks = list(stream)
     stream.close()
     seen = fake.requests_for("up-google")[0]
     assert seen.path == "/v1beta/models/up-google:streamGenerateContent?alt=sse"
-    assert "".join(d.text for d in deltas).startswith("Fake answer to: Hello there")
-    usages = [d.usage for d in deltas if d.usage]
-    assert usages[-1] == Usage(seen.usage["prompt_tokens"], seen.usage["completion_tokens"])
-    assert usages[0] != usages[-1]
-    assert deltas[-1].finish_reason == "stop"
+    assert chunk_text(chunks).startswith("Fake answer to: Hello there")
+    # Gemini repeats its usage so far on every event: only the last, once, at the end.
+    assert chunk_usages(chunks) == [reported(seen)]
+    assert chunks[-1]["choices"] == []
+    assert finish_reasons(chunks) == ["stop"]
 
 
 def test_openai_stream_asks_for_usage_and_reads_the_usage_chunk(fake):
-    deltas = list(provider("solo").stream(HELLO))
+    chunks = list(provider("solo").stream(HELLO))
     seen = fake.requests_for("up-solo")[0]
     assert seen.body["stream"] is True
     assert seen.body["stream_options"] == {"include_usage": True}
-    assert [d.usage for d in deltas if d.usage] == [
-        Usage(seen.usage["prompt_tokens"], seen.usage["completion_tokens"])
-    ]
+    assert chunk_usages(chunks) == [reported(seen)]
 
 
 def test_openai_stream_reads_usage_from_a_chunk_that_still_has_choices(fake):
     fake.script("up-solo", "usage_in_choice")
-    deltas = list(provider("solo").stream(HELLO))
-    last = deltas[-1]
-    assert last.finish_reason == "stop"
-    assert last.usage.total_tokens == sum(fake.requests_for("up-solo")[0].usage.values())
+    last = list(provider("solo").stream(HELLO))[-1]
+    assert finish_reasons([last]) == ["stop"]
+    assert chunk_usages([last]) == [reported(fake.requests_for("up-solo")[0])]
 
 
 @pytest.mark.parametrize("route", ["solo", "google"])
@@ -175,12 +183,12 @@ def test_nothing_listening_is_unavailable(llm):
 def test_stream_broken_mid_way_raises_after_the_pieces_that_arrived(fake, route, mode, error):
     fake.script(f"up-{route}", mode)
     stream = provider(route).stream(HELLO)
-    pieces = []
+    chunks = []
     with pytest.raises(error):
-        for delta in stream:
-            pieces.append(delta.text)
+        for chunk in stream:
+            chunks.append(chunk)
     stream.close()
-    assert "".join(pieces).startswith("Fake")
+    assert chunk_text(chunks).startswith("Fake")
 
 
 def test_stream_that_stalls_past_the_timeout_is_a_timeout(fake, llm):

@@ -1,14 +1,16 @@
-"""Building the routing table from settings, a routes file, or the seed's variables."""
+"""Building the routing table from settings, a routes file, or the upstream variables."""
 
 import json
 import logging
+from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from llmproxy.routing import build_table, routing_table, warn_if_local
+from llmproxy.route_serializers import DEFAULT_MAX_OUTPUT_TOKENS
+from llmproxy.routing import Price, build_table, routing_table, warn_if_local
 
-SEED = {
+ENVIRONMENT = {
     "DEFAULT_MODEL": "gemini",
     "ROUTES": None,
     "ROUTES_FILE": "",
@@ -34,7 +36,7 @@ SEED = {
 
 
 def table(**llm):
-    return build_table({**SEED, **llm})
+    return build_table({**ENVIRONMENT, **llm})
 
 
 def test_without_any_upstream_the_default_model_answers_locally():
@@ -44,7 +46,7 @@ def test_without_any_upstream_the_default_model_answers_locally():
     assert routes.uses_local_provider
 
 
-def test_local_route_also_answers_to_the_seeds_gemini_when_the_default_differs():
+def test_local_route_also_answers_to_gemini_when_the_default_differs():
     routes = table(DEFAULT_MODEL="house-model")
     assert routes.model_names() == ["gemini", "house-model"]
     assert routes.resolve("gemini") is routes.resolve("house-model")
@@ -169,18 +171,41 @@ def test_json_routes_file(tmp_path):
 @pytest.mark.parametrize(
     ("routes", "message"),
     [
-        ({"gemini": {"provider": "bard", "base_url": "x"}}, "provider must be one of"),
-        ({"gemini": {"provider": "openai"}}, "base_url is required"),
-        ({"gemini": {"provider": "local", "fallback": ["x"]}}, "unknown keys ['fallback']"),
+        (
+            {"gemini": {"provider": "bard", "base_url": "x"}},
+            "LLM route 'gemini': provider: \"bard\" is not a valid choice.",
+        ),
+        ({"gemini": {"provider": "openai"}}, "base_url: Required for this provider."),
+        ({"gemini": {"base_url": "ftp://x"}}, "base_url: Must be an http:// or https:// URL."),
+        (
+            {"gemini": {"provider": "local", "fallback": ["x"]}},
+            "fallback: Unknown key; allowed keys: aliases, api_key, backoff,",
+        ),
         ({"gemini": {"provider": "local", "fallbacks": ["nope"]}}, "fallback 'nope'"),
-        ({"gemini": {"provider": "local", "timeout": "soon"}}, "could not convert"),
-        ({"other": {"provider": "local"}}, "DEFAULT_MODEL 'gemini' is not a model"),
+        ({"gemini": {"provider": "local", "timeout": "soon"}}, "timeout: Must be a JSON number."),
+        ({"gemini": {"provider": "local", "retries": -1}}, "retries: Ensure this value is"),
+        ({"gemini": {"provider": "local", "kind": "image"}}, 'kind: "image" is not a valid'),
+        ({"gemini": {"provider": "local", "kind": "embedding"}}, "kind: The local provider"),
+        ({"gemini": {"provider": "local", "max_output_tokens": 0}}, "max_output_tokens: Ensure"),
+        ({"gemini": {"provider": "local", "price": {"input": 1}}}, "price.output: This field is"),
+        ({"gemini": {"provider": "local", "price": {"input": -1, "output": 1}}}, "price.input:"),
+        (
+            {"gemini": {"provider": "local", "price": {"input": 1, "output": 2, "cache": 1}}},
+            "price.cache: Unknown key; allowed keys: cached_input, input, output.",
+        ),
+        ({"gemini": {"provider": "local", "headers": ["x"]}}, "headers: Expected a dictionary"),
+        ({"gemini": {"provider": "local", "oauth": "yes"}}, "oauth: Must be true, false or a"),
+        ({"other": {"provider": "local"}}, "DEFAULT_MODEL 'gemini' is not a chat model"),
         (
             {"gemini": {"provider": "local"}, "b": {"provider": "local", "aliases": ["gemini"]}},
             "'gemini' is defined twice",
         ),
         ({"gemini": {"provider": "local", "api_key": "${HOME}"}}, "refer to ${HOME}"),
-        ({"gemini": {"provider": "local", "oauth": {"token_url": "u"}}}, "needs a token_url"),
+        (
+            {"gemini": {"provider": "local", "oauth": {"token_url": "u"}}},
+            "oauth.token_url: Must be",
+        ),
+        ({"gemini": {"provider": "local", "oauth": {"scope": "s"}}}, "needs a token_url"),
     ],
 )
 def test_bad_routing_tables_are_refused_with_a_clear_message(routes, message):
@@ -209,3 +234,58 @@ def test_start_up_warns_when_answers_come_from_the_local_provider(llm, caplog):
         llm({"gemini": {"provider": "local"}})
         warn_if_local()
     assert "not a real model" in caplog.text
+
+
+def test_unknown_top_level_and_default_keys_are_named():
+    with pytest.raises(ImproperlyConfigured) as caught:
+        table(ROUTES={"route": {}, "defaults": {"timeout": 5, "retry": 1}})
+    message = str(caught.value)
+    assert message.startswith("The LLM routing table: ")
+    assert "route: Unknown key; allowed keys: defaults, routes." in message
+    assert "defaults.retry: Unknown key; allowed keys: backoff, connect_timeout" in message
+
+
+def test_price_kind_and_output_limit_are_stored_on_the_route():
+    routes = {
+        "gemini": {
+            "base_url": "https://x/v1",
+            "price": {"input": "2.5", "output": 10, "cached_input": 1.25},
+            "max_output_tokens": 4096,
+        },
+        "cheap": {"base_url": "https://x/v1", "price": {"input": 0.15, "output": 0.6}},
+        "vectors": {"base_url": "https://x/v1", "kind": "embedding"},
+    }
+    built = table(ROUTES={"routes": routes, "defaults": {"max_output_tokens": 8192}})
+    gemini, cheap, vectors = (built.resolve(name) for name in ("gemini", "cheap", "vectors"))
+    assert gemini.price == Price(Decimal("2.5"), Decimal("10"), Decimal("1.25"))
+    assert (gemini.max_output_tokens, cheap.max_output_tokens) == (4096, 8192)
+    # Without a cached price, cached tokens cost what input tokens cost.
+    assert cheap.price == Price(Decimal("0.15"), Decimal("0.6"), Decimal("0.15"))
+    assert vectors.price is None
+    assert (gemini.kind, vectors.kind) == ("chat", "embedding")
+    assert built.model_names("chat") == ["cheap", "gemini"]
+    assert built.model_names("embedding") == ["vectors"]
+    assert built.resolve("vectors", "chat") is None
+
+
+def test_default_output_limit_is_documented_value():
+    assert table().resolve("gemini").max_output_tokens == DEFAULT_MAX_OUTPUT_TOKENS == 32768
+
+
+def test_a_models_output_limit_is_the_lowest_of_its_chain():
+    routes = {
+        "gemini": {"base_url": "https://x/v1", "max_output_tokens": 9000, "fallbacks": ["b"]},
+        "b": {"base_url": "https://y/v1", "max_output_tokens": 4000},
+    }
+    built = table(ROUTES={"routes": routes})
+    assert (built.max_output_tokens("gemini"), built.max_output_tokens("b")) == (4000, 4000)
+    assert built.largest_max_output_tokens() == 9000
+
+
+def test_fallbacks_must_be_of_the_same_kind():
+    routes = {
+        "gemini": {"base_url": "https://x/v1", "fallbacks": ["vectors"]},
+        "vectors": {"base_url": "https://x/v1", "kind": "embedding"},
+    }
+    with pytest.raises(ImproperlyConfigured, match="fallback 'vectors' is not a chat route"):
+        table(ROUTES={"routes": routes})

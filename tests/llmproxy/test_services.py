@@ -6,12 +6,18 @@ from django.http import HttpRequest
 from accounts.budgets import Reservation
 from accounts.identity import GatewayIdentity
 from llmproxy.metering import Meter
-from llmproxy.providers.base import ChatRequest, Delta, ListStream, Usage
+from llmproxy.providers.datatypes import ChatRequest, ListStream, Usage
 from llmproxy.routing import routing_table
 from llmproxy.services import CallRecord, ChatCall, ChatStream, charge_to, estimate_usage
 from telemetry.context import annotations
 
-ASK = ChatRequest([{"role": "user", "content": "Say three words"}], temperature=0.3, max_tokens=9)
+ASK = ChatRequest(
+    {
+        "messages": [{"role": "user", "content": "Say three words"}],
+        "temperature": 0.3,
+        "max_tokens": 9,
+    }
+)
 USAGE = Usage(5, 3)
 
 
@@ -24,24 +30,30 @@ class RecordingStream(ListStream):
         self.closed += 1
 
 
-def chat_stream(deltas: list[Delta]):
-    request, upstream = HttpRequest(), RecordingStream(deltas)
+def piece(text: str = "", finish: str | None = None, usage: Usage | None = None) -> dict:
+    """A chat.completion.chunk with this text, finish reason and usage."""
+    delta = {"content": text} if text else {}
+    chunk = {"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    if usage:
+        chunk = {"choices": [], "usage": usage.as_openai()}
+    return chunk
+
+
+def chat_stream(chunks: list[dict]):
+    request, upstream = HttpRequest(), RecordingStream(chunks)
     record = CallRecord(ChatCall(model="solo", request=ASK, stream=True))
     record.route = routing_table().resolve("solo")
-    meter = Meter(request, tokens=None, budget=Reservation())  # nothing reserved
-    return (
-        ChatStream(request=request, record=record, upstream=upstream, meter=meter),
-        upstream,
-        request,
-    )
+    record.meter = Meter(request, tokens=None, budget=Reservation())  # nothing reserved
+    return ChatStream(request=request, record=record, upstream=upstream), upstream, request
 
 
-THREE_WORDS = [Delta("one"), Delta(" two"), Delta(" three", "stop"), Delta(usage=USAGE)]
+THREE_WORDS = [piece("one"), piece(" two"), piece(" three", "stop"), piece(usage=USAGE)]
 
 
 def test_finished_stream_records_upstream_usage_once():
     stream, upstream, request = chat_stream(THREE_WORDS)
-    assert "".join(stream) == "one two three"
+    assert len(list(stream)) == 4
+    assert stream.text == "one two three"
     stream.close()
     assert upstream.closed == 1
     fields = annotations(request)
@@ -53,11 +65,11 @@ def test_finished_stream_records_upstream_usage_once():
 def test_stream_closed_mid_way_closes_upstream_and_estimates_what_was_sent():
     stream, upstream, request = chat_stream(THREE_WORDS)
     pieces = iter(stream)
-    assert next(pieces) == "one"
+    assert next(pieces) == THREE_WORDS[0]
     stream.close()
     assert upstream.closed == 1
     fields = annotations(request)
-    assert fields["completion_tokens"] == estimate_usage(ASK.messages, "one").completion_tokens
+    assert fields["completion_tokens"] == estimate_usage(ASK.messages, len("one")).completion_tokens
     assert fields["tokens_estimated"] is True
     assert fields["extra"]["client_disconnected"] is True
 
@@ -71,7 +83,8 @@ def test_stream_closed_before_it_started_is_settled_too():
 
 def test_usage_before_the_end_is_not_trusted_when_the_stream_is_cut_short():
     # Gemini-style cumulative usage arrives early; a disconnect makes it an estimate.
-    stream, _, request = chat_stream([Delta("one", usage=USAGE), Delta(" two", "stop")])
+    early = {**piece("one"), "usage": USAGE.as_openai()}
+    stream, _, request = chat_stream([early, piece(" two", "stop")])
     pieces = iter(stream)
     next(pieces)
     stream.close()

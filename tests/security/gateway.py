@@ -25,8 +25,9 @@ OAUTH_CLIENT = ("client-id", "client-secret")
 
 
 def routes(fake: FakeUpstream, *, api_key: str = UPSTREAM_KEY, oauth=OAUTH_CLIENT) -> dict:
-    """gemini (default) and solo on the OpenAI wire, google on Gemini's, gated via OAuth.
-    Retries are off and timeouts short, so upstream failures answer at once."""
+    """gemini (default) and solo on the OpenAI wire, google on Gemini's, gated via OAuth,
+    vectors for embeddings. Retries are off and timeouts short, so upstream failures answer
+    at once."""
     openai = {"provider": "openai", "base_url": fake.openai_url, "api_key": api_key}
     client_id, client_secret = oauth
     return {
@@ -50,6 +51,7 @@ def routes(fake: FakeUpstream, *, api_key: str = UPSTREAM_KEY, oauth=OAUTH_CLIEN
                     "client_secret": client_secret,
                 },
             },
+            "vectors": {**openai, "model": "up-vectors", "kind": "embedding"},
         },
     }
 
