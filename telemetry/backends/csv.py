@@ -2,8 +2,9 @@
 
 Several worker processes append to the same file. Each batch is one write() made while
 holding an exclusive flock, so rows of different processes never interleave or tear, and the
-header is written exactly once, by whoever finds the file empty. Rotation (by size, and when
-the day changes) happens under the same lock.
+header is written exactly once, by whoever finds the file empty. Rotation (by size, when the
+day changes, and when the file's header is not the current schema's) happens under the same
+lock: a row is only ever appended under its own header.
 """
 
 import csv
@@ -74,7 +75,8 @@ class CSVBackend(TelemetryBackend):
         """An fd on the current file, exclusively locked, rotated first if it is due."""
         self.directory.mkdir(parents=True, exist_ok=True)
         for _ in range(100):  # each retry means another process just rotated
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            # Readable too, to check the file's header.
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 if self._is_current(fd) and not self._rotate_if_due(fd):
@@ -91,12 +93,15 @@ class CSVBackend(TelemetryBackend):
             return False
 
     def _rotate_if_due(self, fd: int) -> bool:
-        """Rename a full or yesterday's file away (we hold its lock); True if it was."""
+        """Rename a full file, yesterday's, or one whose header is another schema version's
+        (rows appended under it would not match its columns) away, holding its lock; True if
+        it was."""
         stat = os.fstat(fd)
         if stat.st_size == 0:
             return False
         last_write = datetime.fromtimestamp(stat.st_mtime, UTC).date()
-        if stat.st_size < self.max_bytes and not (self.daily and last_write < _today()):
+        full_or_old = stat.st_size >= self.max_bytes or (self.daily and last_write < _today())
+        if not full_or_old and _has_current_header(fd):
             return False
         self._rename_current()
         return True
@@ -211,6 +216,11 @@ def _encoded_rows(events: Sequence[dict]) -> tuple[bytes, dict[str, str]]:
         except (UnicodeError, ValueError, TypeError) as exc:
             refused[event["event_id"]] = f"{type(exc).__name__}: {exc}"
     return b"".join(rows), refused
+
+
+def _has_current_header(fd: int) -> bool:
+    header = schema.CSV_HEADER.encode()
+    return os.pread(fd, len(header), 0) == header
 
 
 def _matches(filters: EventFilter, cells: list[str]) -> bool:

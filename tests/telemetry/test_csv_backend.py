@@ -5,8 +5,8 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from telemetry.backends.csv import CSVBackend
-from telemetry.schema import CSV_HEADER, SCHEMA_VERSION
+from telemetry.backends.csv import CSVBackend, read_file
+from telemetry.schema import CSV_HEADER, FIELDS, SCHEMA_VERSION, csv_cell
 from tests.telemetry import processes
 from tests.telemetry.conftest import make_event
 
@@ -47,6 +47,26 @@ def test_yesterdays_file_is_rotated_on_the_first_write_of_the_day(tmp_path):
     store.write_batch([make_event()])
     rotated = sorted(tmp_path.glob("telemetry-*.csv"))
     assert len(rotated) == 1 and len(store.files()) == 2
+
+
+def test_a_file_of_an_older_schema_is_rotated_so_every_row_reads_back(tmp_path):
+    # Today's file, written before the schema gained its version 2 fields.
+    version_1 = FIELDS[: FIELDS.index("extra") + 1]
+    old = make_event(request_id="old")
+    with open(tmp_path / "telemetry.csv", "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([version_1, [csv_cell(old[name]) for name in version_1]])
+    store = CSVBackend(tmp_path)
+    store.write_batch([make_event(request_id="new", cost=0.25)])
+    (rotated,) = tmp_path.glob("telemetry-*.csv")
+    assert rotated.read_text().startswith(",".join(version_1) + "\n")
+    assert store.path.read_bytes().startswith(CSV_HEADER.encode())
+    bad_rows = []
+    for path in store.files():
+        list(read_file(path, on_bad_row=lambda line, reason: bad_rows.append(reason)))
+    assert bad_rows == []
+    events = {event["request_id"]: event for event in store.iter_events()}
+    assert set(events) == {"old", "new"}
+    assert (events["old"]["cost"], events["new"]["cost"]) == (None, 0.25)
 
 
 def test_concurrent_writer_processes_leave_only_whole_rows_and_the_exact_count(tmp_path):
