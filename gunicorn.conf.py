@@ -49,6 +49,19 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 TELEMETRY_FLUSH_TIMEOUT = float(os.environ.get("TELEMETRY_FLUSH_TIMEOUT", "20"))
 
 
+def on_starting(server):
+    """Refuse an unsafe production configuration in the master, before any worker is forked:
+    one message, exit status 1 (dgen_ping_site.safety). Django is set up here to look; the
+    workers inherit it, as with gunicorn's --preload."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dgen_ping_site.settings")
+    import django
+
+    from dgen_ping_site.safety import exit_if_unsafe
+
+    django.setup()
+    exit_if_unsafe()
+
+
 def post_worker_init(worker):
     """Start this worker's telemetry writer now, after the fork: it ships what a worker that
     died left in the spool without waiting for this worker's first request. (post_fork runs

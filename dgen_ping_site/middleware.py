@@ -7,9 +7,11 @@ from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import JsonResponse
 
 from dgen_ping_site.exceptions import error_body
+from dgen_ping_site.safety import local_provider_models
 
 # The admin's pages, and the usage reports a signed-in staff user may read (telemetry.urls).
 SESSION_PATHS = ("/admin/", "/api/telemetry/")
+LOCAL_PROVIDER_HEADER = "X-Local-Provider"
 
 
 class RequestBodyLimitMiddleware:
@@ -33,6 +35,21 @@ class RequestBodyLimitMiddleware:
             message = f"Request body is {length} bytes; the limit is {self.limit}."
             return JsonResponse(error_body(message, "request_too_large"), status=413)
         return self.get_response(request)
+
+
+class LocalProviderNoticeMiddleware:
+    """While models are answered by the local development provider, every answer says so in
+    LOCAL_PROVIDER_HEADER, naming them: its LLM answers are not from a real model."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        models = local_provider_models()
+        if models:
+            response[LOCAL_PROVIDER_HEADER] = ", ".join(models)
+        return response
 
 
 class AdminOnly:

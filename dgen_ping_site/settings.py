@@ -8,6 +8,7 @@ Safe by default: with nothing set, DEBUG is off and the service refuses to start
 production secrets are given. `make run` writes a development `.env` (DEBUG=true) first.
 """
 
+import secrets
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,22 +28,23 @@ DEBUG = env.bool("DEBUG", default=False)
 
 # --- Secrets --------------------------------------------------------------------------------
 # In development the seed's secret works so its curl examples run unchanged; in production
-# every secret must be given and be long enough to resist guessing.
+# every secret must be given and be long enough to resist guessing. A missing or short one is
+# not refused here (an exception at import would end in a traceback) but listed in
+# WEAK_SECRETS, name -> minimum length: dgen_ping_site.safety refuses to start with them,
+# naming them all. Until then a missing one is a random value nobody knows, so that Django
+# can load to find the other problems.
 DEV_TOKEN_SECRET = "dgen_secret_key"
 DEV_SECRET_KEY = "dev-only-insecure-signing-key-change-me-in-production"
+WEAK_SECRETS: dict[str, int] = {}
 
 
 def _secret(name: str, dev_default: str, fallback: str = "", min_length: int = 32) -> str:
-    value = env.str(name, default="") or fallback
+    given = env.str(name, default="")
     if DEBUG:
-        return value or dev_default
-    if len(value) < min_length:
-        raise ImproperlyConfigured(
-            f"{name} must be set to at least {min_length} characters when DEBUG is off. "
-            "Set the production secrets (SECRET_KEY, TOKEN_SECRET; see .env.example), "
-            "or run `make run` for a development setup with DEBUG=true."
-        )
-    return value
+        return given or fallback or dev_default
+    if (given or not fallback) and len(given) < min_length:
+        WEAK_SECRETS[name] = min_length
+    return given or fallback or secrets.token_urlsafe(64)
 
 
 # Django's own deploy check asks for 50 characters.
@@ -78,6 +80,7 @@ MIDDLEWARE = [
     # Outermost of our own: it times and records everything below, including rejections.
     "telemetry.middleware.TelemetryMiddleware",
     "dgen_ping_site.middleware.RequestBodyLimitMiddleware",
+    "dgen_ping_site.middleware.LocalProviderNoticeMiddleware",
     # Sessions, Django users and messages: for the admin and the staff-session reports only
     # (dgen_ping_site.middleware).
     "dgen_ping_site.middleware.AdminSessionMiddleware",
@@ -235,6 +238,10 @@ TELEMETRY = {
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 # --- LLM upstreams (names as in the seed) ---------------------------------------------------
+# With DEBUG off, the service refuses to start while a model would be answered by the local
+# development provider (no upstream configured), unless this says it is meant: then /health
+# and every answer say so (dgen_ping_site.safety).
+ALLOW_LOCAL_PROVIDER = env.bool("ALLOW_LOCAL_PROVIDER", default=False)
 # llmproxy.routing builds the routing table from ROUTES (a settings structure), else from the
 # JSON/YAML file ROUTES_FILE, else from the seed's variables below; docs/llm.md has the format.
 LLM = {

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dgen_ping_site.clock import iso_utc
+from dgen_ping_site.safety import local_provider_models
 from telemetry.selectors import storage_health
 
 HEALTHY_STORAGE = {"connected"}
@@ -61,6 +62,11 @@ class HealthView(PublicView):
                 "timestamp": serializers.CharField(),
                 "version": serializers.CharField(),
                 "database": serializers.DictField(),
+                "local_provider": serializers.ListField(
+                    child=serializers.CharField(),
+                    help_text="Models answered by the local development provider, not a "
+                    "real model (ALLOW_LOCAL_PROVIDER); empty when every model is real.",
+                ),
             },
         ),
         summary="Liveness and telemetry storage status",
@@ -76,5 +82,6 @@ class HealthView(PublicView):
                 "timestamp": iso_utc(),
                 "version": settings.VERSION,
                 "database": database,
+                "local_provider": local_provider_models(),
             }
         )

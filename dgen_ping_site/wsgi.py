@@ -1,10 +1,7 @@
-"""
-WSGI config for dgen_ping_site project.
+"""The WSGI application gunicorn serves: `gunicorn -c gunicorn.conf.py dgen_ping_site.wsgi`.
 
-It exposes the WSGI callable as a module-level variable named ``application``.
-
-For more information on this file, see
-https://docs.djangoproject.com/en/5.2/howto/deployment/wsgi/
+Importing it refuses an unsafe production configuration (dgen_ping_site.safety), whatever
+server imports it.
 """
 
 import os
@@ -15,8 +12,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dgen_ping_site.settings")
 
 application = get_wsgi_application()
 
-# Only a serving process gets here (not management commands): say now, in the server's log,
-# when answers will come from the local development provider rather than a real model.
-from llmproxy.routing import warn_if_local  # noqa: E402  (needs the apps loaded above)
+# Only a serving process gets here (not management commands).
+from dgen_ping_site.safety import refuse_to_load  # noqa: E402  (needs the apps loaded above)
+from llmproxy.routing import warn_if_local  # noqa: E402
 
+refuse_to_load()
+# Say in the server's log when answers come from the local development provider.
 warn_if_local()

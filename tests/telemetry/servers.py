@@ -33,6 +33,9 @@ def server_env(tmp_path: Path, port: int, **overrides: str) -> dict:
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         PORT=str(port),
         LOG_LEVEL="INFO",
+        # No upstream: the local development provider answers, knowingly (production
+        # settings refuse to start with it otherwise).
+        ALLOW_LOCAL_PROVIDER="true",
         # Nothing is shipped while serving: every event must reach the store through a
         # flush at exit or the recovery of a dead worker's spool.
         TELEMETRY_FLUSH_INTERVAL="60",
