@@ -41,6 +41,10 @@ max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "0")) o
 control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
 control_socket_disable = not control_socket
 
+# gunicorn itself believes no client's X-Forwarded-Proto (its default believes 127.0.0.1's):
+# Django alone decides, and only with BEHIND_TLS_PROXY=true (settings.SECURE_PROXY_SSL_HEADER).
+forwarded_allow_ips = ""
+
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None  # telemetry already records requests
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")

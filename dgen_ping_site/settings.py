@@ -297,8 +297,9 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
-    # Behind a TLS-terminating proxy (the usual deployment), trust its scheme header.
-    if env.bool("BEHIND_TLS_PROXY", default=True):
+    # Behind a TLS-terminating proxy, trust its scheme header: only then, since anyone can
+    # send X-Forwarded-Proto to a gateway that is reached directly.
+    if env.bool("BEHIND_TLS_PROXY", default=False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_REDIRECT_EXEMPT = [r"^health$"]
 

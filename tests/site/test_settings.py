@@ -27,6 +27,7 @@ def manage(*args, **env) -> subprocess.CompletedProcess:
         "JWT_SIGNING_KEY",
         "SECURE_SSL_REDIRECT",
         "ALLOW_LOCAL_PROVIDER",
+        "BEHIND_TLS_PROXY",
     ):
         clean.pop(name, None)
     clean.update({"ENV_FILE": "", "DJANGO_SETTINGS_MODULE": "dgen_ping_site.settings", **env})
@@ -58,6 +59,19 @@ def test_check_deploy_refuses_the_default_token_in_production():
     result = manage("check", "--deploy", **PRODUCTION, ALLOW_DEFAULT_TOKEN="true")
     assert result.returncode == 1
     assert "ALLOW_DEFAULT_TOKEN is on" in result.stderr
+
+
+def test_x_forwarded_proto_is_believed_only_when_behind_a_tls_proxy():
+    show = (
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        "from django.conf import settings; print(settings.SECURE_PROXY_SSL_HEADER)",
+    )
+    assert manage(*show, **PRODUCTION).stdout.strip() == "None"
+    behind = manage(*show, **PRODUCTION, BEHIND_TLS_PROXY="true").stdout.strip()
+    assert behind == "('HTTP_X_FORWARDED_PROTO', 'https')"
 
 
 def test_development_mode_needs_no_secrets():
