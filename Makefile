@@ -19,19 +19,25 @@ $(VENV)/.dev: $(VENV)/.base requirements/dev.txt
 	touch $@
 
 # Development settings (DEBUG=true, default token allowed), only when there is no .env yet.
+# Only `make run` writes it: `make serve` is production and must never get these settings.
 .env:
 	cp .env.example .env
 	@echo "Wrote .env from .env.example (development mode)."
 
-migrate: $(VENV)/.base .env
-	$(BIN)/python manage.py migrate --noinput
+MIGRATE = $(BIN)/python manage.py migrate --noinput
 
-run: migrate
+migrate: $(VENV)/.base
+	$(MIGRATE)
+
+# Development server: make run [PORT=8001] [HOST=127.0.0.1]
+run: $(VENV)/.base .env
+	$(MIGRATE)
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-# Production-style server, as deployed (see README: Deploy).
-serve: migrate
-	$(BIN)/gunicorn -c gunicorn.conf.py dgen_ping_site.wsgi
+# Production-style server, as deployed (see README: Deploy); refuses unsafe settings.
+serve: $(VENV)/.base
+	$(MIGRATE)
+	PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py dgen_ping_site.wsgi
 
 # Benchmarks, not part of `make test` (docs/benchmarks.md). Installs nginx and wrk with
 # apt-get and LiteLLM into bench/.litellm-venv when missing. Options go in BENCH_ARGS:
