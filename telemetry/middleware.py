@@ -78,7 +78,7 @@ def _measured(request, response, started, latency_ms: float, response_size) -> d
         "latency_ms": latency_ms,
         "request_size": _int(meta.get("CONTENT_LENGTH")),
         "response_size": response_size,
-        "user_agent": meta.get("HTTP_USER_AGENT", "")[:512],
+        "user_agent": meta.get("HTTP_USER_AGENT"),  # cut to size by build_event
     }
 
 
