@@ -4,9 +4,8 @@ from django.conf import settings
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
-from django.http import JsonResponse
 
-from dgen_ping_site.exceptions import error_body
+from dgen_ping_site.exceptions import json_error
 from dgen_ping_site.safety import local_provider_models
 
 # The admin's pages, and the usage reports a signed-in staff user may read (telemetry.urls).
@@ -26,14 +25,14 @@ class RequestBodyLimitMiddleware:
         meta = request.META
         if "HTTP_TRANSFER_ENCODING" in meta and not meta.get("CONTENT_LENGTH"):
             message = "Send the body with a Content-Length header; chunked bodies are refused."
-            return JsonResponse(error_body(message, "length_required"), status=411)
+            return json_error(request, message, "length_required", 411)
         try:
             length = int(meta.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return JsonResponse(error_body("Invalid Content-Length.", "bad_request"), status=400)
+            return json_error(request, "Invalid Content-Length.", "bad_request", 400)
         if length > self.limit:
             message = f"Request body is {length} bytes; the limit is {self.limit}."
-            return JsonResponse(error_body(message, "request_too_large"), status=413)
+            return json_error(request, message, "request_too_large", 413)
         return self.get_response(request)
 
 

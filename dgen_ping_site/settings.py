@@ -159,7 +159,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.SoeidRateThrottle"],
     # The API speaks JSON only: no form or multipart parsing (and no upload handling) to
     # attack, and the schema documents exactly what is accepted.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Strict: refuses at the edge what a store could not take (dgen_ping_site.parsers).
+    "DEFAULT_PARSER_CLASSES": ["dgen_ping_site.parsers.StrictJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "dgen_ping_site.negotiation.ExplainedNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "dgen_ping_site.exceptions.json_exception_handler",
     "UNAUTHENTICATED_USER": None,
