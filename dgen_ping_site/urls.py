@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
 from dgen_ping_site import exceptions, views
+from dgen_ping_site.schema_view import SchemaView
 
 urlpatterns = [
     path("", views.ServiceInfoView.as_view(), name="service-info"),
@@ -10,7 +11,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("telemetry.urls")),
     path("", include("llmproxy.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("admin/", admin.site.urls),
