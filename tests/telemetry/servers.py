@@ -99,6 +99,17 @@ def wait_until_serving(port: int, process: subprocess.Popen) -> None:
     raise RuntimeError("server did not start")
 
 
+def wait_for_workers(master: subprocess.Popen, count: int) -> set[int]:
+    """The workers of a gunicorn master, once all `count` are forked (the first may serve
+    before the master has forked the others)."""
+    for _ in range(600):
+        workers = children(master.pid)
+        if len(workers) >= count:
+            return workers
+        time.sleep(0.05)
+    raise RuntimeError(f"gunicorn did not start {count} workers")
+
+
 def children(pid: int) -> set[int]:
     text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
     return {int(child) for child in text.split()}
