@@ -4,12 +4,13 @@ them: 400 with the JSON path of what is wrong.
 Refused: bodies that are not UTF-8 or not JSON; a lone surrogate (half of a UTF-16 pair,
 `"\\ud800"`) in any string or key, which UTF-8 cannot encode, so neither can the telemetry
 stores, the upstreams or our own answers; a NUL in a key (MongoDB refuses such keys);
-integers outside signed 64 bits (BSON's largest integer); nesting deeper than MAX_DEPTH.
+numbers outside signed 64 bits (BSON's largest integer; no field of the API needs a larger
+float either, and the schema can then say so with one minimum and maximum for every number);
+nesting deeper than MAX_DEPTH.
 
 orjson parses (several times faster than json): it already refuses lone surrogates and
-nesting beyond 1,024, but turns integers beyond 64 bits into floats and says where a
-surrogate is only as a character offset. In those rare cases the body is parsed again with
-the standard library, which keeps both as they were sent, to name the field.
+nesting beyond 1,024, but says where a surrogate is only as a character offset; in that rare
+case the body is parsed again with the standard library, which keeps it, to name the field.
 """
 
 import json
@@ -20,7 +21,9 @@ from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
 
 MAX_DEPTH = 64
-INT64 = (-(2**63), 2**63 - 1)
+# Signed 64 bits, made symmetric: orjson reads an integer below -2**63 as the float -2**63, so
+# that value could stand for a larger one; no field of the API needs it.
+INT64 = (-(2**63 - 1), 2**63 - 1)
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -38,12 +41,6 @@ def load(body: bytes):
     except orjson.JSONDecodeError as exc:
         raise _refusal_of_unparsable(body, str(exc)) from None
     problem = first_problem(value)
-    if problem is UNSURE:
-        # A float beyond 64 bits: sent as an integer, or as a float? json keeps it as sent.
-        try:
-            problem = first_problem(json.loads(body), exact=True)
-        except RecursionError:  # deep as well: the depth is what to report
-            problem = first_problem(value, exact=True)
     if problem:
         raise _field_error(*problem)
     return value
@@ -58,7 +55,7 @@ def _refusal_of_unparsable(body: bytes, reason: str) -> Exception:
         )
     if "surrogate" in reason:  # json reads lone surrogates, so the field can be named
         try:
-            problem = first_problem(json.loads(text), exact=True)
+            problem = first_problem(json.loads(text))
         except (ValueError, RecursionError):
             problem = None
         if problem:
@@ -66,14 +63,8 @@ def _refusal_of_unparsable(body: bytes, reason: str) -> Exception:
     return ParseError(f"JSON parse error - {reason}")  # DRF's wording, which clients know
 
 
-# first_problem's answer when orjson's value cannot tell: a float beyond 64 bits, which is
-# refused only if the body sent it as an integer.
-UNSURE = ([], "")
-
-
-def first_problem(value, exact: bool = False) -> tuple[list, str] | None:
-    """(path, message) of the first refused part of a parsed body, or None; UNSURE when a
-    number may have been an integer orjson could not hold (`exact`: the parser keeps them).
+def first_problem(value) -> tuple[list, str] | None:
+    """(path, message) of the first refused part of a parsed body, or None.
 
     Iterative, so a deep body cannot exhaust the stack; stops at the first problem.
     """
@@ -88,9 +79,6 @@ def first_problem(value, exact: bool = False) -> tuple[list, str] | None:
                 if isinstance(key, str) and (message := _key_problem(key)):
                     return [*path, key], message
                 pending.append((item, [*path, key], depth + 1))
-        elif isinstance(node, float):
-            if not exact and abs(node) >= 2**63 and node.is_integer():
-                return UNSURE
         elif message := _scalar_problem(node):
             return path, message
     return None
@@ -105,10 +93,14 @@ def _key_problem(key: str) -> str | None:
 
 
 def _scalar_problem(node) -> str | None:
-    if isinstance(node, str) and _LONE_SURROGATE.search(node):
-        return "A lone surrogate (\\ud800-\\udfff) is not Unicode text; send the character itself."
-    if isinstance(node, int) and not isinstance(node, bool) and not INT64[0] <= node <= INT64[1]:
-        return f"Integers must be between {INT64[0]} and {INT64[1]} (signed 64 bits)."
+    if isinstance(node, str):
+        if _LONE_SURROGATE.search(node):
+            return (
+                "A lone surrogate (\\ud800-\\udfff) is not Unicode text; send the character itself."
+            )
+    elif isinstance(node, int | float) and not isinstance(node, bool):
+        if not INT64[0] <= node <= INT64[1]:
+            return f"Numbers must be between {INT64[0]} and {INT64[1]} (signed 64 bits)."
     return None
 
 

@@ -57,7 +57,7 @@ FIELDS: tuple[str, ...] = tuple(FIELD_TYPES)
 TEXT_LIMITS = {"endpoint": 2048, "user_agent": 512, "error": 1000, "client_ip": 64, "method": 16}
 DEFAULT_TEXT_LIMIT = 256
 # Integers are signed 64 bits, as MongoDB stores them; others are kept in extra.invalid_fields.
-INT64 = (-(2**63), 2**63 - 1)
+STORABLE_INT = (-(2**63), 2**63 - 1)
 CSV_HEADER = ",".join(FIELDS) + "\r\n"
 
 # Set by the pipeline itself; a view's annotation cannot replace them.
@@ -96,7 +96,7 @@ def _coerce(name: str, value, extra: dict):
             return _invalid(name, value, extra)
     if kind is str:
         return _cut(name, value, extra) if value else None
-    if kind is int and not INT64[0] <= value <= INT64[1]:
+    if kind is int and not STORABLE_INT[0] <= value <= STORABLE_INT[1]:
         return _invalid(name, value, extra)
     return value
 
