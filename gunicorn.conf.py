@@ -30,6 +30,10 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "300"))
 # the telemetry flush. Whatever is still spooled after that is recovered at the next start.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "150"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+# The longest request line gunicorn takes (its own 414 is an HTML page): the reports' query
+# strings, within the lengths the schema allows, percent-encoded, reach ~5 KB. 8190 is
+# gunicorn's largest, and nginx's default (large_client_header_buffers 8k).
+limit_request_line = 8190
 
 # Recycling workers is off by default; if you turn it on, keep the jitter so they do not all
 # restart at once. Their telemetry is flushed on exit either way.

@@ -171,6 +171,13 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "dgen-ping",
     "DESCRIPTION": "LLM gateway with JWT authentication and per-request telemetry.",
     "VERSION": VERSION,
+    # 3.1: full JSON Schema, so request schemas can say exactly what is accepted (e.g.
+    # propertyNames for the keys of custom telemetry metadata).
+    "OAS_VERSION": "3.1.0",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "dgen_ping_site.openapi.add_links",
+    ],
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "APPEND_COMPONENTS": {
