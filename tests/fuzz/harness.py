@@ -62,7 +62,7 @@ def schemathesis_config(models: list[str], *, generated_credentials: bool) -> sc
         "checks": {"enabled": True},
         # Valid values often enough that requests get past validation to the upstream.
         "dictionaries": {
-            "models": {"values": models},
+            "models": {"values": models or ["gemini"]},
             "soeids": {"values": [SOEID]},
             "cursors": {"values": [encode_cursor(("2026-11-01T08:00:00.000Z", "e" * 32))]},
         },
@@ -97,7 +97,8 @@ class Mode:
 
     @property
     def models(self) -> list[str]:
-        return self.schema["components"]["schemas"]["ModelEnum"]["enum"]
+        """The model names the schema lists (dgen_ping_site.openapi.ModelNameSchema)."""
+        return self.schema["components"]["schemas"].get("ModelEnum", {}).get("enum", [])
 
     def load(self, *, generated_credentials: bool):
         config = schemathesis_config(self.models, generated_credentials=generated_credentials)
