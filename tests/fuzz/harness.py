@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import hypothesis
+import pytest
 import schemathesis
 from schemathesis.core.failures import FailureGroup
 
@@ -126,6 +127,44 @@ class Mode:
         for label in self.operation_labels(protected=True):
             refused = self.answers["without", label]
             assert refused[401] + refused[403] > 0, (label, refused)
+
+
+def tests_for(mode: Mode) -> dict:
+    """The tests of a mode, for its module's globals; they run against the module's `served`
+    fixture (the gateway in that configuration)."""
+    with_credentials = mode.load(generated_credentials=False)
+    without_credentials = mode.load(generated_credentials=True)
+
+    @pytest.fixture(scope="module")
+    def credentials(served) -> dict:
+        return credentials_for(served)
+
+    def test_the_live_gateway_serves_the_schema_being_fuzzed(served):
+        response = served.get("/api/schema/?format=json")
+        assert response.status_code == 200
+        assert response.json() == mode.schema
+
+    @with_credentials.parametrize()
+    @SETTINGS
+    def test_operations_with_valid_credentials(case, served, credentials):
+        headers = headers_for(case.operation, credentials)
+        mode.record("with", case, call_and_validate(case, served.url, headers))
+
+    @without_credentials.parametrize()
+    @SETTINGS
+    def test_operations_without_valid_credentials(case, served):
+        mode.record("without", case, call_and_validate(case, served.url))
+
+    def test_sequences_of_calls_along_the_schemas_links(served, credentials):
+        run_stateful(with_credentials, served.url, credentials)
+
+    def test_every_operation_was_served_with_credentials_and_refused_without():
+        """Last in the module, so it sees both runs. `pytest -s` prints the requests sent."""
+        mode.check_every_operation_was_served_and_protected()
+
+    return {name: value for name, value in locals().items() if name.startswith("test_")} | {
+        "credentials": credentials
+    }
 
 
 def credentials_for(gateway) -> dict:

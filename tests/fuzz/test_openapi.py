@@ -1,5 +1,6 @@
 """The schema fuzzed against the gateway as deployed: production settings under gunicorn, a
-routing table aimed at the fake upstream (tests/security/gateway.py). See tests/fuzz/harness.py."""
+routing table aimed at the fake upstream (tests/security/gateway.py). The tests are those of
+tests/fuzz/harness.py."""
 
 import tempfile
 from pathlib import Path
@@ -27,39 +28,10 @@ def production_schema() -> dict:
         return harness.served_schema(env)
 
 
-MODE = harness.Mode("production", production_schema())
-with_credentials = MODE.load(generated_credentials=False)
-without_credentials = MODE.load(generated_credentials=True)
-
-
 @pytest.fixture(scope="module")
-def credentials(gateway) -> dict:
-    return harness.credentials_for(gateway)
+def served(gateway):
+    return gateway
 
 
-def test_the_live_gateway_serves_the_schema_being_fuzzed(gateway):
-    response = gateway.get("/api/schema/?format=json")
-    assert response.status_code == 200
-    assert response.json() == MODE.schema
-
-
-@with_credentials.parametrize()
-@harness.SETTINGS
-def test_operations_with_valid_credentials(case, gateway, credentials):
-    headers = harness.headers_for(case.operation, credentials)
-    MODE.record("with", case, harness.call_and_validate(case, gateway.url, headers))
-
-
-@without_credentials.parametrize()
-@harness.SETTINGS
-def test_operations_without_valid_credentials(case, gateway):
-    MODE.record("without", case, harness.call_and_validate(case, gateway.url))
-
-
-def test_sequences_of_calls_along_the_schemas_links(gateway, credentials):
-    harness.run_stateful(with_credentials, gateway.url, credentials)
-
-
-def test_every_operation_was_served_with_credentials_and_refused_without():
-    """Last in the module, so it sees both runs. `pytest -s` prints the requests sent."""
-    MODE.check_every_operation_was_served_and_protected()
+MODE = harness.Mode("production", production_schema())
+globals().update(harness.tests_for(MODE))
