@@ -29,20 +29,26 @@ $(MONGO_VENV)/.installed: Makefile
 	echo "$(SECANTUSDB)" > $@
 
 # Development settings (DEBUG=true, default token allowed), only when there is no .env yet.
+# Only `make run` writes it: `make serve` is production and must never get these settings.
 .env:
 	cp .env.example .env
 	@echo "Wrote .env from .env.example (development mode)."
 
-migrate: $(VENV)/.base .env
-	$(BIN)/python manage.py migrate --noinput
+MIGRATE = $(BIN)/python manage.py migrate --noinput
 
-run: migrate
+migrate: $(VENV)/.base
+	$(MIGRATE)
+
+# Development server: make run [PORT=8001] [HOST=127.0.0.1]
+run: $(VENV)/.base .env
+	$(MIGRATE)
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-# Production-style server, as deployed (see README: Deploy).
-serve: migrate
+# Production-style server, as deployed (see README: Deploy); refuses unsafe settings.
+serve: $(VENV)/.base
+	$(MIGRATE)
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	$(BIN)/gunicorn -c gunicorn.conf.py dgen_ping_site.wsgi
+	PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py dgen_ping_site.wsgi
 
 # Benchmarks, not part of `make test` (docs/benchmarks.md). Installs nginx and wrk with
 # apt-get, Portkey's gateway into bench/.portkey (npm) and LiteLLM into bench/.litellm-venv

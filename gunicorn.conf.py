@@ -30,6 +30,10 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "300"))
 # the telemetry flush. Whatever is still spooled after that is recovered at the next start.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "150"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+# The longest request line gunicorn takes (its own 414 is an HTML page): the reports' query
+# strings, within the lengths the schema allows, percent-encoded, reach ~5 KB. 8190 is
+# gunicorn's largest, and nginx's default (large_client_header_buffers 8k).
+limit_request_line = 8190
 
 # Recycling workers is off by default; if you turn it on, keep the jitter so they do not all
 # restart at once. Their telemetry is flushed on exit either way.
@@ -41,12 +45,29 @@ max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "0")) o
 control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
 control_socket_disable = not control_socket
 
+# gunicorn itself believes no client's X-Forwarded-Proto (its default believes 127.0.0.1's):
+# Django alone decides, and only with BEHIND_TLS_PROXY=true (settings.SECURE_PROXY_SSL_HEADER).
+forwarded_allow_ips = ""
+
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None  # telemetry already records requests
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 
 # Seconds a worker's telemetry flush may take at exit (within graceful_timeout).
 TELEMETRY_FLUSH_TIMEOUT = float(os.environ.get("TELEMETRY_FLUSH_TIMEOUT", "20"))
+
+
+def on_starting(server):
+    """Refuse an unsafe production configuration in the master, before any worker is forked:
+    one message, exit status 1 (dgen_ping_site.safety). Django is set up here to look; the
+    workers inherit it, as with gunicorn's --preload."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dgen_ping_site.settings")
+    import django
+
+    from dgen_ping_site.safety import exit_if_unsafe
+
+    django.setup()
+    exit_if_unsafe()
 
 
 def post_worker_init(worker):

@@ -16,6 +16,9 @@ def main():
             "available on your PYTHONPATH environment variable? Did you "
             "forget to activate a virtual environment?"
         ) from exc
+    from dgen_ping_site.safety import exit_if_unsafe_command
+
+    exit_if_unsafe_command(sys.argv)
     execute_from_command_line(sys.argv)
 
 

@@ -1,5 +1,6 @@
 """DRF authentication for gateway JWTs sent as `X-API-Token` or `Authorization: Bearer`."""
 
+from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 
@@ -39,8 +40,10 @@ class GatewayTokenScheme(OpenApiAuthenticationExtension):
     name = ["ApiToken", "BearerAuth"]
 
     def get_security_requirement(self, auto_schema):
-        # Either header is enough: alternatives, not both at once.
-        return [{name: []} for name in self.name]
+        # Either header is enough: alternatives, not both at once. With the development
+        # default token, no token at all is accepted too: `{}` says so.
+        optional = [{}] if settings.ALLOW_DEFAULT_TOKEN else []
+        return [*({name: []} for name in self.name), *optional]
 
     def get_security_definition(self, auto_schema):
         return [

@@ -1,6 +1,6 @@
 """Input and output shapes of the token endpoints (the original fields, plus expiry)."""
 
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
@@ -10,7 +10,7 @@ from accounts.models import Budget, subject_problem
 from accounts.selectors import TOKEN_STATUSES, token_status
 from accounts.tokens import SOEID_PATTERN, SOEID_RULE, is_valid_soeid
 from dgen_ping_site.clock import iso_utc
-from dgen_ping_site.serializers import StrictInput
+from dgen_ping_site.serializers import StrictInput, TextAsSent
 
 
 @extend_schema_field({"type": "string", "pattern": f"^{SOEID_PATTERN.pattern}$"})
@@ -20,7 +20,8 @@ class SoeidField(serializers.CharField):
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", 64)
         kwargs.setdefault("help_text", f"Employee id: {SOEID_RULE}.")
-        super().__init__(trim_whitespace=False, **kwargs)
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
@@ -82,12 +83,13 @@ class VerifyTokenOutput(serializers.Serializer):
 # --- The token registry (administrators) ---------------------------------------------------
 
 
-class TokenListInput(serializers.Serializer):
+class TokenListInput(TextAsSent):
     soeid = SoeidField(required=False, help_text="Only this person's tokens.")
     project = serializers.CharField(max_length=128, required=False)
     status = serializers.ChoiceField(choices=TOKEN_STATUSES, required=False)
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    # Bounded, so the database never sees an offset it cannot hold (SQLite: 64 bits).
+    offset = serializers.IntegerField(min_value=0, max_value=10**9, default=0)
 
 
 class TimestampField(serializers.DateTimeField):
@@ -122,14 +124,24 @@ class TokenListOutput(serializers.Serializer):
 # --- Budgets (administrators) ----------------------------------------------------------------
 
 
-@extend_schema_field({"type": "number", "minimum": 0, "example": 25.5})
+# Amounts below 10^8 USD, kept to the micro-dollar (the Budget model's 6 decimal places).
+USD_LIMIT = 10**8
+USD_PLACES = Decimal("0.000001")
+
+
+@extend_schema_field(
+    {"type": "number", "minimum": 0, "exclusiveMaximum": USD_LIMIT, "example": 25.5}
+)
 class UsdField(serializers.Field):
-    """An amount of USD as a JSON number (not text), with at most 6 decimal places."""
+    """An amount of USD as a JSON number (not text), kept to the micro-dollar: finer digits
+    are dropped (rounding down keeps a limit within what was asked, and below USD_LIMIT), since
+    a schema cannot state a number's decimal places exactly (`multipleOf` on fractions
+    depends on floating-point rounding)."""
 
     default_error_messages = {
         "invalid": "Must be a JSON number of USD, e.g. 25.50.",
         "negative": "Must be at least 0.",
-        "precision": "At most 8 digits before the decimal point and 6 after it.",
+        "too_large": f"Must be less than {USD_LIMIT} USD.",
     }
 
     def to_internal_value(self, data) -> Decimal:
@@ -140,9 +152,9 @@ class UsdField(serializers.Field):
             self.fail("invalid")
         if amount < 0:
             self.fail("negative")
-        if amount.as_tuple().exponent < -6 or amount >= 10**8:
-            self.fail("precision")
-        return amount
+        if amount >= USD_LIMIT:
+            self.fail("too_large")
+        return amount.quantize(USD_PLACES, rounding=ROUND_DOWN)
 
     def to_representation(self, value) -> float:
         return float(value)
@@ -150,6 +162,37 @@ class UsdField(serializers.Field):
 
 class BudgetInput(StrictInput):
     """The rules of setting a budget, for the API, the `budgets` command and the admin."""
+
+    # What validate() checks, as the schema states it: the subject its scope wants, and at
+    # least one limit that is not null.
+    object_limits = {
+        "oneOf": [
+            {
+                "properties": {
+                    "scope": {"const": Budget.Scope.DEFAULT_SOEID.value},
+                    "subject": {"maxLength": 0},
+                }
+            },
+            {
+                "properties": {
+                    "scope": {"const": Budget.Scope.SOEID.value},
+                    "subject": {"pattern": f"^{SOEID_PATTERN.pattern}$"},
+                },
+                "required": ["subject"],
+            },
+            {
+                "properties": {
+                    "scope": {"const": Budget.Scope.PROJECT.value},
+                    "subject": {"minLength": 1},
+                },
+                "required": ["subject"],
+            },
+        ],
+        "anyOf": [
+            {"properties": {"token_limit": {"type": "integer"}}, "required": ["token_limit"]},
+            {"properties": {"cost_limit": {"type": "number"}}, "required": ["cost_limit"]},
+        ],
+    }
 
     scope = serializers.ChoiceField(
         choices=Budget.Scope.choices,

@@ -12,6 +12,7 @@ from accounts.selectors import budget_statuses, registered_tokens
 from accounts.services import describe_token, issue_token, remove_budget, set_budget
 from dgen_ping_site.clock import iso_utc
 from dgen_ping_site.openapi import BODY_REFUSALS, error_responses
+from dgen_ping_site.serializers import validated_query
 from telemetry.middleware import client_ip
 
 ADMIN_ERRORS = error_responses(400, 403, *BODY_REFUSALS)
@@ -89,9 +90,7 @@ class TokenListView(TokenSecretView):
         "Never the token itself. Page with `limit` and `offset`.",
     )
     def get(self, request):
-        params = serializers.TokenListInput(data=request.query_params.dict())
-        params.is_valid(raise_exception=True)
-        filters = dict(params.validated_data)
+        filters = dict(validated_query(request, serializers.TokenListInput))
         limit, offset = filters.pop("limit"), filters.pop("offset")
         rows = registered_tokens(**filters)
         page = serializers.TokenRecordOutput(rows[offset : offset + limit], many=True).data

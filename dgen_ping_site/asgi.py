@@ -1,10 +1,6 @@
-"""
-ASGI config for dgen_ping_site project.
+"""The ASGI application (not the deployed one: see dgen_ping_site.wsgi).
 
-It exposes the ASGI callable as a module-level variable named ``application``.
-
-For more information on this file, see
-https://docs.djangoproject.com/en/5.2/howto/deployment/asgi/
+Importing it refuses an unsafe production configuration, as the WSGI module does.
 """
 
 import os
@@ -15,8 +11,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dgen_ping_site.settings")
 
 application = get_asgi_application()
 
-# Only a serving process gets here (not management commands): say now, in the server's log,
-# when answers will come from the local development provider rather than a real model.
-from llmproxy.routing import warn_if_local  # noqa: E402  (needs the apps loaded above)
+from dgen_ping_site.safety import refuse_to_load  # noqa: E402  (needs the apps loaded above)
+from llmproxy.routing import warn_if_local  # noqa: E402
 
+refuse_to_load()
+# Say in the server's log when answers come from the local development provider.
 warn_if_local()

@@ -4,12 +4,13 @@ from django.conf import settings
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
-from django.http import JsonResponse
 
-from dgen_ping_site.exceptions import error_body
+from dgen_ping_site.exceptions import json_error
+from dgen_ping_site.safety import local_provider_models
 
 # The admin's pages, and the usage reports a signed-in staff user may read (telemetry.urls).
 SESSION_PATHS = ("/admin/", "/api/telemetry/")
+LOCAL_PROVIDER_HEADER = "X-Local-Provider"
 
 
 class RequestBodyLimitMiddleware:
@@ -24,15 +25,30 @@ class RequestBodyLimitMiddleware:
         meta = request.META
         if "HTTP_TRANSFER_ENCODING" in meta and not meta.get("CONTENT_LENGTH"):
             message = "Send the body with a Content-Length header; chunked bodies are refused."
-            return JsonResponse(error_body(message, "length_required"), status=411)
+            return json_error(request, message, "length_required", 411)
         try:
             length = int(meta.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return JsonResponse(error_body("Invalid Content-Length.", "bad_request"), status=400)
+            return json_error(request, "Invalid Content-Length.", "bad_request", 400)
         if length > self.limit:
             message = f"Request body is {length} bytes; the limit is {self.limit}."
-            return JsonResponse(error_body(message, "request_too_large"), status=413)
+            return json_error(request, message, "request_too_large", 413)
         return self.get_response(request)
+
+
+class LocalProviderNoticeMiddleware:
+    """While models are answered by the local development provider, every answer says so in
+    LOCAL_PROVIDER_HEADER, naming them: its LLM answers are not from a real model."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        models = local_provider_models()
+        if models:
+            response[LOCAL_PROVIDER_HEADER] = ", ".join(models)
+        return response
 
 
 class AdminOnly:

@@ -8,6 +8,7 @@ Safe by default: with nothing set, DEBUG is off and the service refuses to start
 production secrets are given. `make run` writes a development `.env` (DEBUG=true) first.
 """
 
+import secrets
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,22 +28,23 @@ DEBUG = env.bool("DEBUG", default=False)
 
 # --- Secrets --------------------------------------------------------------------------------
 # In development the documented secret works, so the README's curl examples run as written;
-# in production every secret must be given and be long enough to resist guessing.
+# in production every secret must be given and be long enough to resist guessing. A missing or
+# short one is not refused here (an exception at import would end in a traceback) but listed
+# in WEAK_SECRETS, name -> minimum length: dgen_ping_site.safety refuses to start with them,
+# naming them all. Until then a missing one is a random value nobody knows, so that Django
+# can load to find the other problems.
 DEV_TOKEN_SECRET = "dgen_secret_key"
 DEV_SECRET_KEY = "dev-only-insecure-signing-key-change-me-in-production"
+WEAK_SECRETS: dict[str, int] = {}
 
 
 def _secret(name: str, dev_default: str, fallback: str = "", min_length: int = 32) -> str:
-    value = env.str(name, default="") or fallback
+    given = env.str(name, default="")
     if DEBUG:
-        return value or dev_default
-    if len(value) < min_length:
-        raise ImproperlyConfigured(
-            f"{name} must be set to at least {min_length} characters when DEBUG is off. "
-            "Set the production secrets (SECRET_KEY, TOKEN_SECRET; see .env.example), "
-            "or run `make run` for a development setup with DEBUG=true."
-        )
-    return value
+        return given or fallback or dev_default
+    if (given or not fallback) and len(given) < min_length:
+        WEAK_SECRETS[name] = min_length
+    return given or fallback or secrets.token_urlsafe(64)
 
 
 # Django's own deploy check asks for 50 characters.
@@ -81,6 +83,7 @@ MIDDLEWARE = [
     # Outermost of our own: it times and records everything below, including rejections.
     "telemetry.middleware.TelemetryMiddleware",
     "dgen_ping_site.middleware.RequestBodyLimitMiddleware",
+    "dgen_ping_site.middleware.LocalProviderNoticeMiddleware",
     # Sessions, Django users and messages: for the admin and the staff-session reports only
     # (dgen_ping_site.middleware).
     "dgen_ping_site.middleware.AdminSessionMiddleware",
@@ -196,7 +199,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.SoeidRateThrottle"],
     # The API speaks JSON only: no form or multipart parsing (and no upload handling) to
     # attack, and the schema documents exactly what is accepted.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Strict: refuses at the edge what a store could not take (dgen_ping_site.parsers).
+    "DEFAULT_PARSER_CLASSES": ["dgen_ping_site.parsers.StrictJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "dgen_ping_site.negotiation.ExplainedNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "dgen_ping_site.exceptions.json_exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -212,6 +217,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # No online validator badge: the page calls nothing but the gateway.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # 3.1: full JSON Schema, so request schemas can say exactly what is accepted (e.g.
+    # propertyNames for the keys of custom telemetry metadata).
+    "OAS_VERSION": "3.1.0",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "dgen_ping_site.openapi.add_links",
+    ],
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "APPEND_COMPONENTS": {
@@ -225,7 +237,7 @@ SPECTACULAR_SETTINGS = {
 
 # --- Telemetry ------------------------------------------------------------------------------
 # Stores are configured Django's way (telemetry.backends): named {"BACKEND", "OPTIONS"}
-# entries, and the CHAIN writes try them in. The seed's variables build the usual chain:
+# entries, and the CHAIN writes try them in. The original service's variables build the usual chain:
 # MongoDB at MONGO_URI, then each MONGO_BACKUP_URI, then CSV files in CSV_FALLBACK_DIR.
 MONGO_URI = env.str("MONGO_URI", default="")
 # One or more comma-separated URIs tried, in order, when MONGO_URI fails.
@@ -304,6 +316,10 @@ TELEMETRY = {
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 # --- LLM upstreams (variable names kept from the original service) ---------------------------
+# With DEBUG off, the service refuses to start while a model would be answered by the local
+# development provider (no upstream configured), unless this says it is meant: then /health
+# and every answer say so (dgen_ping_site.safety).
+ALLOW_LOCAL_PROVIDER = env.bool("ALLOW_LOCAL_PROVIDER", default=False)
 # llmproxy.routing builds the routing table from ROUTES (a settings structure), else from the
 # JSON/YAML file ROUTES_FILE, else from the variables below; docs/llm.md has the format.
 LLM = {
@@ -359,8 +375,9 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
-    # Behind a TLS-terminating proxy (the usual deployment), trust its scheme header.
-    if env.bool("BEHIND_TLS_PROXY", default=True):
+    # Behind a TLS-terminating proxy, trust its scheme header: only then, since anyone can
+    # send X-Forwarded-Proto to a gateway that is reached directly.
+    if env.bool("BEHIND_TLS_PROXY", default=False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_REDIRECT_EXEMPT = [r"^health$"]
 

@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
 from dgen_ping_site import exceptions, views
+from dgen_ping_site.schema_view import SchemaView
 
 urlpatterns = [
     path("", views.ServiceInfoView.as_view(), name="service-info"),
@@ -10,12 +11,13 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("telemetry.urls")),
     path("", include("llmproxy.urls")),
-    path("api/schema/", views.SchemaView.as_view(), name="schema"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("admin/", admin.site.urls),
-    # Last: unknown paths get a JSON 404 in development too (Django's debug page is HTML).
-    re_path(r"^(?!static/).*$", exceptions.not_found),
+    # Last: unknown paths get a JSON 404 in development too (Django's debug page is HTML),
+    # whatever characters they hold (`.` would stop at a newline).
+    re_path(r"^(?!static/)[\s\S]*$", exceptions.not_found),
 ]
 
 handler400 = exceptions.bad_request

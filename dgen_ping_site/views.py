@@ -5,14 +5,13 @@ from functools import cache
 from django.conf import settings
 from drf_spectacular.generators import EndpointEnumerator
 from drf_spectacular.utils import extend_schema, inline_serializer
-from drf_spectacular.views import SpectacularAPIView
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
-from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dgen_ping_site.clock import iso_utc
+from dgen_ping_site.safety import local_provider_models
 from telemetry.selectors import storage_health
 
 HEALTHY_STORAGE = {"connected"}
@@ -65,6 +64,11 @@ class HealthView(PublicView):
                 "timestamp": serializers.CharField(),
                 "version": serializers.CharField(),
                 "database": serializers.DictField(),
+                "local_provider": serializers.ListField(
+                    child=serializers.CharField(),
+                    help_text="Models answered by the local development provider, not a "
+                    "real model (ALLOW_LOCAL_PROVIDER); empty when every model is real.",
+                ),
             },
         ),
         summary="Liveness and telemetry storage status",
@@ -80,24 +84,6 @@ class HealthView(PublicView):
                 "timestamp": iso_utc(),
                 "version": settings.VERSION,
                 "database": database,
+                "local_provider": local_provider_models(),
             }
         )
-
-
-class SchemaView(SpectacularAPIView):
-    """The OpenAPI 3 description of this API, shown here as YAML.
-
-    Tools get it as a file: YAML by default, JSON with ?format=json (?format=yaml for YAML).
-    Swagger UI (/docs) and ReDoc (/redoc) present it for people.
-    """
-
-    name = "OpenAPI schema"
-    # A browser asks for text/html before anything else and gets this page; clients that
-    # accept anything (curl, SDK generators, schemathesis) still get the YAML file.
-    renderer_classes = [*SpectacularAPIView.renderer_classes, BrowsableAPIRenderer]
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        response = super().finalize_response(request, response, *args, **kwargs)
-        if isinstance(getattr(request, "accepted_renderer", None), BrowsableAPIRenderer):
-            del response["Content-Disposition"]  # a page, not a file to save
-        return response

@@ -1,10 +1,8 @@
-"""
-WSGI config for dgen_ping_site project.
+"""The WSGI application gunicorn serves: `gunicorn -c gunicorn.conf.py dgen_ping_site.wsgi`.
 
-It exposes the WSGI callable as a module-level variable named ``application``.
-
-For more information on this file, see
-https://docs.djangoproject.com/en/5.2/howto/deployment/wsgi/
+Importing it refuses an unsafe production configuration (dgen_ping_site.safety), whatever
+server imports it, and the application answers every error it raises in JSON
+(dgen_ping_site.wsgi_errors).
 """
 
 import os
@@ -13,10 +11,14 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dgen_ping_site.settings")
 
-application = get_wsgi_application()
+django_application = get_wsgi_application()
 
-# Only a serving process gets here (not management commands): say now, in the server's log,
-# when answers will come from the local development provider rather than a real model.
-from llmproxy.routing import warn_if_local  # noqa: E402  (needs the apps loaded above)
+# Only a serving process gets here (not management commands).
+from dgen_ping_site.safety import refuse_to_load  # noqa: E402  (needs the apps loaded above)
+from dgen_ping_site.wsgi_errors import JsonErrors  # noqa: E402
+from llmproxy.routing import warn_if_local  # noqa: E402
 
+refuse_to_load()
+# Say in the server's log when answers come from the local development provider.
 warn_if_local()
+application = JsonErrors(django_application)

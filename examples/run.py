@@ -1,4 +1,4 @@
-"""Start dgen-ping for development, as the seed's `python examples/run.py` did.
+"""Start dgen-ping for development, as the original service's `python examples/run.py` did.
 
 Equivalent to `make run` once the requirements are installed: writes `.env` from
 `.env.example` when there is none, applies migrations, serves http://127.0.0.1:8001.

@@ -9,10 +9,8 @@ import math
 
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
-from rest_framework.settings import api_settings
 
-from dgen_ping_site.exceptions import json_exception_handler
-from telemetry.context import annotate
+from dgen_ping_site.exceptions import error_text, field_errors, json_exception_handler
 
 
 class UpstreamError(Exception):
@@ -130,8 +128,8 @@ def gateway_error(exc: UpstreamError) -> GatewayError:
 
 
 def describe(exc: UpstreamError) -> str:
-    """'code: message', as the telemetry event's `error` field records it."""
-    return f"{_answer_for(exc)[1]}: {exc.message}"
+    """'code: message', as the telemetry event's `error` field and the logs record it."""
+    return error_text({"code": _answer_for(exc)[1], "detail": exc.message})
 
 
 REDACTED = "[redacted]"
@@ -156,41 +154,11 @@ def redact(text: str, secrets: list[str]) -> str:
 
 
 def exception_handler(exc, context):
-    """The project's JSON errors, for upstream failures too; records the error on the event."""
+    """The project's JSON errors, for upstream failures too (recorded on the event by
+    json_exception_handler, as dgen_ping_site.exceptions.error_text words them)."""
     if isinstance(exc, UpstreamError):
         exc = gateway_error(exc)
-    response = json_exception_handler(exc, context)
-    if response is not None:
-        annotate(context["request"], error=_event_error(response.data))
-    return response
-
-
-EVENT_ERROR_LIMIT = 500
-
-
-def _event_error(body: dict) -> str:
-    """'code: message' for the event, field errors spelled out as 'field.path: message'."""
-    if "fields" in body:
-        return f"{body['code']}: {in_words(body['fields'])}"[:EVENT_ERROR_LIMIT]
-    return f"{body['code']}: {body['detail']}"[:EVENT_ERROR_LIMIT]
-
-
-def in_words(detail) -> str:
-    """DRF's nested error detail as one line: 'field.path: message; other: message'."""
-    return "; ".join(f"{path}: {text}" if path else text for path, text in errors_of(detail))
-
-
-def errors_of(detail, path: tuple = ()) -> list[tuple[str, str]]:
-    """(dotted path, message) of every error in DRF's nested error detail, in order."""
-    if isinstance(detail, dict):
-        found = []
-        for key, value in detail.items():
-            inner = path if key == api_settings.NON_FIELD_ERRORS_KEY else (*path, str(key))
-            found += errors_of(value, inner)
-        return found
-    if isinstance(detail, list):
-        return [error for item in detail for error in errors_of(item, path)]
-    return [(".".join(path), str(detail))]
+    return json_exception_handler(exc, context)
 
 
 OPENAI_ERROR_TYPES = {
@@ -221,7 +189,7 @@ def openai_exception_handler(exc, context):
     body = response.data
     param, message = getattr(exc, "param", None), body["detail"]
     if isinstance(exc, ValidationError) and body.get("fields"):
-        param, first = errors_of(body["fields"])[0]
+        param, first = next(field_errors(body["fields"]))
         message = f"{param}: {first}" if param else first
         param = param or None
     response.data = openai_error_body(message, body["code"], response.status_code, param)

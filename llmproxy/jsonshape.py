@@ -5,11 +5,15 @@ checks the types and limits it documents, nothing more, and converts nothing: th
 on as it came. Keywords: type, nullable (OpenAPI 3.0's null), enum, minimum, maximum,
 minLength, minItems, maxItems, items, properties, required, additionalProperties (a schema),
 oneOf. oneOf branches must not overlap (they differ by type or by an enum), so the first
-branch that fits is the only one.
+branch that fits is the only one. The published schema is OpenAPI 3.1's form of the same
+(`published`).
 """
 
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
+
+from dgen_ping_site.openapi import JSON_KEY, json_value
+from dgen_ping_site.parsers import INT64
 
 PYTHON_TYPES = {
     "string": str,
@@ -117,9 +121,14 @@ class ShapeField(serializers.Field):
     def __init__(self, schema: dict, **kwargs):
         self.shape = schema
         kwargs.setdefault("required", False)
-        kwargs.setdefault("allow_null", bool(schema.get("nullable")))
         kwargs.setdefault("help_text", schema.get("description"))
         super().__init__(**kwargs)
+
+    def validate_empty_values(self, data):
+        if data is None:  # the shape says whether null is a value (`nullable`)
+            check(data, self.shape)
+            return True, None
+        return super().validate_empty_values(data)
 
     def to_internal_value(self, data):
         check(data, self.shape)
@@ -129,10 +138,45 @@ class ShapeField(serializers.Field):
         return value
 
 
+def published(schema: dict, open_value: dict) -> dict:
+    """`schema` as the OpenAPI 3.1 document states it: null as a type (`nullable` is 3.0's,
+    and this module's), and what the request parser refuses anywhere said wherever the shape
+    leaves something open: keys without NUL, numbers within signed 64 bits
+    (dgen_ping_site.parsers). `open_value` is the schema of a value under an undeclared key."""
+    out = {key: value for key, value in schema.items() if key != "nullable"}
+    for key in ("items", "additionalProperties"):
+        if isinstance(out.get(key), dict):
+            out[key] = published(out[key], open_value)
+    if "properties" in out:
+        out["properties"] = {
+            name: published(inner, open_value) for name, inner in out["properties"].items()
+        }
+    if "oneOf" in out:
+        out["oneOf"] = [published(branch, open_value) for branch in out["oneOf"]]
+    if out.get("type") == "object":
+        out.setdefault("additionalProperties", open_value)
+        out["propertyNames"] = JSON_KEY
+    elif out.get("type") in ("integer", "number"):
+        out.setdefault("minimum", INT64[0])
+        out.setdefault("maximum", INT64[1])
+    return _or_null(out) if schema.get("nullable") else out
+
+
+def _or_null(schema: dict) -> dict:
+    if "oneOf" in schema:
+        return {**schema, "oneOf": [*schema["oneOf"], {"type": "null"}]}
+    nullable = {**schema, "type": [schema["type"], "null"]}
+    if "enum" in schema:
+        nullable["enum"] = [*schema["enum"], None]
+    return nullable
+
+
 class ShapeFieldExtension(OpenApiSerializerFieldExtension):
-    """The schema of a ShapeField is its shape."""
+    """The schema of a ShapeField is its shape, as published (its description is the
+    field's help text)."""
 
     target_class = ShapeField
 
     def map_serializer_field(self, auto_schema, direction):
-        return {key: value for key, value in self.target.shape.items() if key != "description"}
+        schema = published(self.target.shape, json_value(auto_schema))
+        return {key: value for key, value in schema.items() if key != "description"}

@@ -25,7 +25,6 @@ def obj(properties: dict, required: tuple = (), **extra) -> dict:
     return shape
 
 
-INT64 = 2**63 - 1
 ROLES = ["system", "developer", "user", "assistant", "tool", "function"]
 
 CONTENT_PART = obj(

@@ -22,8 +22,8 @@ from django.dispatch import receiver
 from django.utils.module_loading import import_string
 from rest_framework.exceptions import ValidationError
 
+from dgen_ping_site.exceptions import fields_text
 from llmproxy import http
-from llmproxy.errors import in_words
 from llmproxy.oauth import ApiKey, ClientCredentials, OAuthConfig
 from llmproxy.route_serializers import DEFAULT_MAX_OUTPUT_TOKENS, RouteInput, TableInput
 
@@ -43,6 +43,8 @@ TUNING_KEYS = {
 }
 CHAT, EMBEDDING = "chat", "embedding"
 LOCAL_MODEL = "local-development"
+# The embedding model the local development provider answers for, beside DEFAULT_MODEL.
+LOCAL_EMBEDDING_MODEL = "local-embedding"
 # Settings a routes file may refer to as ${NAME}, besides LLM_SECRET_* variables.
 REFERABLE = ("API_KEY", "SKEY", "CLIENT_ID", "CLIENT_SECRET", "SCOPE", "COIN_URL", "API_ENDPOINT")
 REFERABLE += ("SURL", "MODEL", "SMODEL")
@@ -192,7 +194,7 @@ def _checked(serializer_class, data, what: str) -> dict:
     try:
         serializer.is_valid(raise_exception=True)
     except ValidationError as exc:
-        raise ImproperlyConfigured(f"{what}: {in_words(exc.detail)}") from None
+        raise ImproperlyConfigured(f"{what}: {fields_text(exc.detail)}") from None
     return serializer.validated_data
 
 
@@ -267,7 +269,8 @@ def _oauth(name: str, entry: dict | None, llm: dict) -> OAuthConfig | None:
 
 
 def routes_from_environment(llm: dict) -> dict:
-    """Routes from the upstream variables: primary, secondary (its fallback), else local."""
+    """Routes from the upstream variables: primary, secondary (its fallback), else the local
+    development provider, for chat (DEFAULT_MODEL) and embeddings (LOCAL_EMBEDDING_MODEL)."""
     default, routes = llm["DEFAULT_MODEL"], {}
     primary = llm["MODEL"] or default if llm["API_ENDPOINT"] else None
     if primary:
@@ -282,6 +285,8 @@ def routes_from_environment(llm: dict) -> dict:
     if not routes:
         aliases = ["gemini"] if default != "gemini" else []
         routes[default] = {"provider": "local", "model": LOCAL_MODEL, "aliases": aliases}
+        local = {"provider": "local", "model": LOCAL_MODEL, "kind": EMBEDDING}
+        routes[LOCAL_EMBEDDING_MODEL] = local
     return routes
 
 

@@ -4,7 +4,7 @@ import copy
 
 from django.conf import settings
 from django.core.validators import MinLengthValidator
-from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -12,10 +12,12 @@ from rest_framework.fields import empty
 
 from accounts.serializers import SoeidField
 from dgen_ping_site.openapi import ErrorOutput as ErrorOutput  # the documented error body
+from dgen_ping_site.openapi import json_value, open_object
+from dgen_ping_site.parsers import INT64
 from dgen_ping_site.serializers import StrictInput
 from llmproxy import openai_shapes as shapes
 from llmproxy.errors import UnknownModel
-from llmproxy.jsonshape import ShapeError, ShapeField
+from llmproxy.jsonshape import ShapeError, ShapeField, published
 from llmproxy.routing import CHAT, EMBEDDING, routing_table
 
 # OpenAI's "developer" role is its newer name for "system".
@@ -39,7 +41,7 @@ class RoutedModelField(serializers.CharField):
 
     def __init__(self, kind: str = CHAT, **kwargs):
         self.kind = kind
-        kwargs.setdefault("help_text", f"A {kind} model name or alias (GET /v1/models).")
+        kwargs.setdefault("help_text", f"The name or alias of a {kind} model (GET /v1/models).")
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
@@ -87,6 +89,7 @@ class RoutedModelExtension(OpenApiSerializerFieldExtension):
 
     target_class = RoutedModelField
     match_subclasses = True
+    priority = 1  # before dgen_ping_site.openapi.CharFieldSchema
 
     def map_serializer_field(self, auto_schema, direction):
         kind = self.target.kind
@@ -109,11 +112,13 @@ class OutputTokensExtension(OpenApiSerializerFieldExtension):
     target_class = OutputTokensField
 
     def map_serializer_field(self, auto_schema, direction):
-        return {**self.target.shape, "maximum": routing_table().largest_max_output_tokens()}
+        shape = {**self.target.shape, "maximum": routing_table().largest_max_output_tokens()}
+        return published(shape, json_value(auto_schema))
 
 
 class MaxTokensExtension(OpenApiSerializerFieldExtension):
     target_class = MaxTokensField
+    priority = 1  # before dgen_ping_site.openapi.NumberSchema
 
     def map_serializer_field(self, auto_schema, direction):
         return {
@@ -146,6 +151,7 @@ TEXT_PART = {
     "type": "object",
     "properties": {"type": {"enum": ["text"]}, "text": {"type": "string"}},
     "required": ["type", "text"],
+    "additionalProperties": False,
 }
 
 
@@ -154,7 +160,8 @@ class TextContentField(serializers.Field):
     """Message content: a string, or OpenAI's list of text parts (joined)."""
 
     default_error_messages = {
-        "invalid": "Content must be a string or a list of text parts.",
+        "invalid": 'Content must be a string or a list of text parts ({{"type": "text", '
+        '"text": "..."}}, nothing else).',
         "not_text": "Only text content is supported.",
     }
 
@@ -165,7 +172,9 @@ class TextContentField(serializers.Field):
             self.fail("invalid")
         if not all(isinstance(part, dict) and part.get("type") == "text" for part in data):
             self.fail("not_text")
-        if not all(isinstance(part.get("text"), str) for part in data):
+        if not all(part.keys() == {"type", "text"} for part in data):
+            self.fail("invalid")
+        if not all(isinstance(part["text"], str) for part in data):
             self.fail("invalid")
         return "".join(part["text"] for part in data)
 
@@ -192,7 +201,9 @@ def _fresh(field: serializers.Field) -> serializers.Field:
     return copy.copy(field)
 
 
-class MessageInput(InputSerializer):
+class MessageInput(StrictInput, InputSerializer):
+    """One message of /api/llm/chat: a role and text, nothing else (the schema says so)."""
+
     role = serializers.ChoiceField(choices=sorted(ROLES))
     content = TextContentField()
 
@@ -332,6 +343,18 @@ def _nested(path: tuple, message: str):
     return detail
 
 
+class PassThroughInputSchema(OpenApiSerializerExtension):
+    """Fields a PassThroughInput does not declare are the upstream's: any JSON value the
+    request parser takes (dgen_ping_site.openapi.open_object)."""
+
+    target_class = PassThroughInput
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        return open_object(schema, auto_schema)
+
+
 class ChatCompletionInput(PassThroughInput):
     """OpenAI's chat completion request. Every field reaches an OpenAI-compatible upstream as
     sent (fields not listed too); a Gemini route translates or refuses each (docs/llm.md)."""
@@ -348,7 +371,7 @@ class ChatCompletionInput(PassThroughInput):
     stream = ShapeField(shapes.anything("boolean", "Answer as Server-Sent Events."))
     stream_options = ShapeField(shapes.STREAM_OPTIONS)
     stop = ShapeField(shapes.STOP)
-    seed = ShapeField(shapes.integer(-shapes.INT64 - 1, shapes.INT64))
+    seed = ShapeField(shapes.integer(*INT64))
     presence_penalty = ShapeField(shapes.number(-2, 2))
     frequency_penalty = ShapeField(shapes.number(-2, 2))
     logit_bias = ShapeField(shapes.LOGIT_BIAS)

@@ -27,6 +27,13 @@ DEFAULT_EVENT_TYPE = "http_request"
 _KEEP_IF_REPLACED = ("request_id", "client_ip")
 
 
+# Set in the WSGI environ once this middleware has the request in hand: the guard around the
+# application (dgen_ping_site.wsgi_errors) records only the requests that never got here.
+HANDLED = "dgen_ping.telemetry_handled"
+# nginx's status for a request whose client went away before the answer was complete.
+CLIENT_CLOSED_REQUEST = 499
+
+
 class TelemetryMiddleware:
     """Gives every request an id (X-Request-ID) and records it as one telemetry event."""
 
@@ -38,6 +45,7 @@ class TelemetryMiddleware:
         request.request_id = str(uuid.uuid4())
         response = self.get_response(request)
         response["X-Request-ID"] = request.request_id
+        request.META[HANDLED] = True
         if request.path.startswith(tuple(settings.TELEMETRY["EXCLUDED_PATHS"])):
             return response
         record = functools.partial(_record, request, response, started, clock)
@@ -79,12 +87,14 @@ def _measured(request, response, started, latency_ms: float, response_size) -> d
         "latency_ms": latency_ms,
         "request_size": _int(meta.get("CONTENT_LENGTH")),
         "response_size": response_size,
-        "user_agent": meta.get("HTTP_USER_AGENT", "")[:512],
+        "user_agent": meta.get("HTTP_USER_AGENT"),  # cut to size by build_event
     }
 
 
 def _merge(measured: dict, annotated: dict) -> dict:
     fields = {**measured, **annotated}
+    # A view's "no error" does not hide how the request ended (e.g. the client went away).
+    fields["error"] = annotated.get("error") or measured.get("error")
     extra = {**measured.get("extra", {}), **(annotated.get("extra") or {})}
     for name in _KEEP_IF_REPLACED:
         if fields[name] != measured[name]:
@@ -137,8 +147,11 @@ def _int(value) -> int | None:
 class _RecordedStream:
     """Passes a streamed body through, counting bytes; records the event once at the end.
 
-    Django closes the view's own iterator before this one (response.close() runs resource
-    closers in order), so a view's generator has annotated from its `finally:` by then.
+    How the stream ended is the event's outcome: its status stays the one sent if it ran to
+    its end; a client that went away first makes it 499 (as nginx counts it), a failure of
+    the body itself 500. Django closes the view's own iterator before this one
+    (response.close() runs resource closers in order), so a view's generator has annotated
+    from its `finally:` by then.
     """
 
     def __init__(self, chunks: Iterable[bytes], record):
@@ -154,17 +167,26 @@ class _RecordedStream:
         try:
             chunk = next(self._chunks)
         except StopIteration:
-            self._finish(completed=True)
+            self._finish()
+            raise
+        except Exception as exc:
+            self._finish(500, f"server_error: the stream failed ({type(exc).__name__})")
             raise
         self._size += len(chunk)
         return chunk
 
     def close(self) -> None:
-        self._finish(completed=False)
+        message = "client_disconnected: the client closed the connection before the end"
+        self._finish(CLIENT_CLOSED_REQUEST, message)
 
-    def _finish(self, completed: bool) -> None:
+    def _finish(self, status: int | None = None, error: str | None = None) -> None:
         if self._done:
             return
         self._done = True
-        extra = {"streamed": True} if completed else {"streamed": True, "disconnected": True}
-        self._record(self._size, extra=extra)
+        if status is None:
+            self._record(self._size, extra={"streamed": True})
+            return
+        extra = {"streamed": True}
+        if status == CLIENT_CLOSED_REQUEST:
+            extra["disconnected"] = True
+        self._record(self._size, extra=extra, status_code=status, error=error)

@@ -54,7 +54,9 @@ def parse_timestamp(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
-_RELATIVE = re.compile(r"^(\d{1,6})([smhdw])$")
+# An age: so many units before now. At most 5 digits, so that the oldest (99999 weeks, about
+# 1,900 years) is still a date.
+AGE_PATTERN = r"^[0-9]{1,5}[smhdw]$"
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -78,12 +80,16 @@ def parse_moment(text: str, now: datetime | None = None) -> datetime:
 
 
 def _moment(text: str, now: datetime | None) -> datetime:
-    relative = _RELATIVE.match(text)
-    if relative:
-        amount, unit = relative.groups()
-        return (now or datetime.now(UTC)) - timedelta(**{_UNITS[unit]: int(amount)})
+    if re.fullmatch(AGE_PATTERN, text):
+        amount, unit = int(text[:-1]), _UNITS[text[-1]]
+        return (now or datetime.now(UTC)) - timedelta(**{unit: amount})
     moment = datetime.fromisoformat(text)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # a time in year 1 or 9999 whose offset crosses the calendar's end
+        return (datetime.min if moment.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
 def parse_group_by(text: str) -> tuple[str, ...]:

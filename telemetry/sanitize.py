@@ -12,9 +12,9 @@ its str(), and nesting is cut at MAX_DEPTH.
 
 import orjson
 
-from telemetry.schema import FIELD_TYPES
+from telemetry.schema import FIELD_TYPES, STORABLE_INT
 
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+INT64_MIN, INT64_MAX = STORABLE_INT
 MAX_DEPTH = 64
 REPLACEMENT = "\ufffd"
 

@@ -58,6 +58,14 @@ FIELD_TYPES: dict[str, type] = {
     "reasoning_tokens": int,
 }
 FIELDS: tuple[str, ...] = tuple(FIELD_TYPES)
+
+# The most characters an event keeps of a text field: some are whatever an unauthenticated
+# caller sends (the path, the user agent, the method), and an event must not let them fill
+# the disk. A value cut short says so in extra.truncated (field -> its full length).
+TEXT_LIMITS = {"endpoint": 2048, "user_agent": 512, "error": 1000, "client_ip": 64, "method": 16}
+DEFAULT_TEXT_LIMIT = 256
+# Integers are signed 64 bits, as MongoDB stores them; others are kept in extra.invalid_fields.
+STORABLE_INT = (-(2**63), 2**63 - 1)
 CSV_HEADER = ",".join(FIELDS) + "\r\n"
 
 # Set by the pipeline itself; a view's annotation cannot replace them.
@@ -87,20 +95,40 @@ def build_event(**fields) -> dict:
 
 def _coerce(name: str, value, extra: dict):
     kind = FIELD_TYPES[name]
-    if type(value) is kind:  # the usual case, first: this runs on the request thread
-        return value if value != "" else None
-    if value is None or value == "":
-        return None
-    try:
-        if kind is bool:
-            return _to_bool(value)
-        if kind is dict:
-            raise TypeError(name)
-        return kind(value)
-    except (TypeError, ValueError):
-        # Keep what was sent, where it cannot break the column's type.
-        extra.setdefault("invalid_fields", {})[name] = str(value)
-        return None
+    if type(value) is not kind:  # the usual case skips this: it runs on the request thread
+        if value is None or value == "":
+            return None
+        try:
+            value = _convert(name, kind, value)
+        except (TypeError, ValueError):
+            return _invalid(name, value, extra)
+    if kind is str:
+        return _cut(name, value, extra) if value else None
+    if kind is int and not STORABLE_INT[0] <= value <= STORABLE_INT[1]:
+        return _invalid(name, value, extra)
+    return value
+
+
+def _convert(name: str, kind: type, value):
+    if kind is bool:
+        return _to_bool(value)
+    if kind is dict:
+        raise TypeError(name)
+    return kind(value)
+
+
+def _invalid(name: str, value, extra: dict) -> None:
+    """Keep what was sent, where it cannot break the column's type, cut to size."""
+    extra.setdefault("invalid_fields", {})[name] = str(value)[:DEFAULT_TEXT_LIMIT]
+    return None
+
+
+def _cut(name: str, text: str, extra: dict) -> str:
+    limit = TEXT_LIMITS.get(name, DEFAULT_TEXT_LIMIT)
+    if len(text) <= limit:
+        return text
+    extra.setdefault("truncated", {})[name] = len(text)
+    return text[:limit]
 
 
 def _to_bool(value) -> bool:

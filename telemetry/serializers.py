@@ -1,15 +1,20 @@
 """Input and output shapes of POST /telemetry and of the usage reports."""
 
-import base64
 import dataclasses
-import json
+import re
+from datetime import UTC, datetime, timedelta
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.serializers import SoeidField
-from dgen_ping_site.serializers import StrictInput
+from dgen_ping_site.clock import iso_utc
+from dgen_ping_site.openapi import NO_NUL
+from dgen_ping_site.parsers import INT64
+from dgen_ping_site.serializers import StrictInput, TextAsSent
 from telemetry.backends.base import Position
 from telemetry.query import (
+    AGE_PATTERN,
     GROUP_FIELDS,
     EventFilter,
     parse_group_by,
@@ -18,12 +23,40 @@ from telemetry.query import (
 )
 from telemetry.schema import FIELD_TYPES
 
-MAX_EXTRA_KEYS = 32
-MAX_EXTRA_BYTES = 8192
+# Metadata beyond the documented fields is kept in the event's `extra`: at most
+# MAX_METADATA_KEYS keys in all (the documented 10 and 32 more), named like event types, with
+# scalar values.
+MAX_METADATA_KEYS = 42
+EXTRA_KEY = r"^[A-Za-z0-9_.:-]{1,64}$"
+EXTRA_KEY_RULE = "1-64 letters, digits, '_', '.', ':' or '-'"
+MAX_EXTRA_TEXT = 256
+EXTRA_VALUE_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "maxLength": MAX_EXTRA_TEXT, "pattern": NO_NUL},
+        {"type": "number", "minimum": INT64[0], "maximum": INT64[1]},
+        {"type": "boolean"},
+        {"type": "null"},
+    ],
+}
+
+
+def extra_value_error(value) -> str | None:
+    """Why `value` cannot be a metadata value beyond the documented ones, or None
+    (EXTRA_VALUE_SCHEMA; the request parser has refused numbers beyond 64 bits already)."""
+    if isinstance(value, str):
+        if len(value) > MAX_EXTRA_TEXT or "\x00" in value:
+            return f"Text of at most {MAX_EXTRA_TEXT} characters, without NUL."
+        return None
+    if value is None or isinstance(value, bool | int | float):
+        return None
+    return "Must be a string, a number, true, false or null."
 
 
 class TelemetryMetadataInput(StrictInput):
     """The metadata fields every event has; other keys are kept in the event's `extra`."""
+
+    extra_fields = EXTRA_VALUE_SCHEMA
+    object_limits = {"maxProperties": MAX_METADATA_KEYS, "propertyNames": {"pattern": EXTRA_KEY}}
 
     client_id = serializers.CharField(max_length=128, required=False)
     soeid = SoeidField(required=False, help_text="Used only with the default token.")
@@ -39,13 +72,25 @@ class TelemetryMetadataInput(StrictInput):
     def to_internal_value(self, data):
         values = super().to_internal_value(data)
         extra = {key: value for key, value in data.items() if key not in self.fields}
-        if len(extra) > MAX_EXTRA_KEYS or len(json.dumps(extra)) > MAX_EXTRA_BYTES:
-            raise serializers.ValidationError(
-                f"At most {MAX_EXTRA_KEYS} extra keys and {MAX_EXTRA_BYTES} bytes of extra data."
-            )
+        self._check_extra(data, extra)
         if "method" in values:
             values["method"] = values["method"].upper()
         return {**values, "extra": extra}
+
+    def _check_extra(self, data: dict, extra: dict) -> None:
+        if len(data) > MAX_METADATA_KEYS:
+            raise serializers.ValidationError(
+                f"At most {MAX_METADATA_KEYS} keys: the documented ones and "
+                f"{MAX_METADATA_KEYS - 10} more."
+            )
+        errors = {}
+        for key, value in extra.items():
+            if not re.fullmatch(EXTRA_KEY, key):
+                errors[key] = [f"Keys beyond the documented ones: {EXTRA_KEY_RULE}."]
+            elif message := extra_value_error(value):
+                errors[key] = [message]
+        if errors:
+            raise serializers.ValidationError(errors)
 
 
 class TelemetryEventInput(StrictInput):
@@ -70,6 +115,15 @@ MAX_PAGE_SIZE = 1000
 _FILTER_NAMES = {field.name for field in dataclasses.fields(EventFilter)}
 
 
+@extend_schema_field(
+    {
+        "anyOf": [
+            {"type": "string", "format": "date"},
+            {"type": "string", "format": "date-time"},
+            {"type": "string", "pattern": AGE_PATTERN},
+        ]
+    }
+)
 class MomentField(serializers.CharField):
     """A time: ISO date or datetime (UTC unless an offset is given), or an age like 7d."""
 
@@ -80,36 +134,49 @@ class MomentField(serializers.CharField):
             raise serializers.ValidationError(str(exc)) from None
 
 
+GROUP_NAME = f"({'|'.join(GROUP_FIELDS)})"
+# Blank, or names: (allow_blank makes the schema say "blank, or this pattern").
+GROUP_BY_PATTERN = f"^{GROUP_NAME}(,{GROUP_NAME})*$"
+
+
+@extend_schema_field({"type": "string", "pattern": GROUP_BY_PATTERN})
 class GroupByField(serializers.CharField):
     def to_internal_value(self, data):
-        try:
-            return parse_group_by(super().to_internal_value(data))
-        except ValueError as exc:
-            raise serializers.ValidationError(str(exc)) from None
+        text = super().to_internal_value(data)
+        if text and not re.fullmatch(GROUP_BY_PATTERN, text):
+            raise serializers.ValidationError(
+                f"Comma-separated names (no spaces) from: {', '.join(GROUP_FIELDS)}."
+            )
+        return parse_group_by(text)
 
 
+# A cursor is the position of the last event of a page: its timestamp, in milliseconds since
+# 1970, and its event id. Every text of this form is a position (so the schema says exactly
+# what is accepted), though only a next_cursor the API gave continues a listing.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+CURSOR_PATTERN = r"^[0-9]{1,13}\.[0-9A-Za-z_-]{1,64}$"
+
+
+@extend_schema_field({"type": "string", "pattern": CURSOR_PATTERN})
 class CursorField(serializers.CharField):
-    """Where the next page starts, as the previous page's `next_cursor` gave it (opaque)."""
+    """Where the next page starts, as the previous page's `next_cursor` gave it."""
 
     def to_internal_value(self, data) -> Position:
         text = super().to_internal_value(data)
-        try:
-            padded = text + "=" * (-len(text) % 4)
-            timestamp, event_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-            parse_timestamp(timestamp)
-        except (ValueError, TypeError):
-            raise serializers.ValidationError(
-                "Invalid cursor: use a next_cursor as given."
-            ) from None
-        return str(timestamp), str(event_id)
+        if not re.fullmatch(CURSOR_PATTERN, text):
+            raise serializers.ValidationError("Invalid cursor: use a next_cursor as given.")
+        milliseconds, event_id = text.split(".", 1)
+        return iso_utc(EPOCH + timedelta(milliseconds=int(milliseconds))), event_id
 
 
 def encode_cursor(position: Position) -> str:
-    """A position as URL-safe text (base64 without padding, so nothing needs escaping)."""
-    return base64.urlsafe_b64encode(json.dumps(list(position)).encode()).decode().rstrip("=")
+    """A position as a cursor (CURSOR_PATTERN)."""
+    timestamp, event_id = position
+    milliseconds = (parse_timestamp(timestamp) - EPOCH) // timedelta(milliseconds=1)
+    return f"{milliseconds}.{event_id}"
 
 
-class UsageFiltersInput(serializers.Serializer):
+class UsageFiltersInput(TextAsSent):
     since = MomentField(
         required=False,
         help_text="Events at or after this time: 2025-01-31, 2025-01-31T12:00:00Z, or an "
@@ -120,17 +187,12 @@ class UsageFiltersInput(serializers.Serializer):
     model = serializers.CharField(max_length=128, required=False)
     event_type = serializers.CharField(max_length=64, required=False)
 
-    def validate(self, data):
-        if "since" in data and "until" in data and data["since"] >= data["until"]:
-            raise serializers.ValidationError({"until": ["Must be later than since."]})
-        return data
-
 
 class AdminFiltersInput(UsageFiltersInput):
     soeid = SoeidField(required=False, help_text="Only this person's events.")
 
 
-class GroupByInput(serializers.Serializer):
+class GroupByInput(TextAsSent):
     group_by = GroupByField(
         required=False,
         allow_blank=True,

@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 from accounts.authentication import GatewayTokenAuthentication
 from accounts.permissions import TOKEN_SECRET_AUTH
 from dgen_ping_site.openapi import BODY_REFUSALS, error_responses
+from dgen_ping_site.serializers import validated_query
 from telemetry import serializers
 from telemetry.permissions import IsTelemetryAdmin
 from telemetry.selectors import recent_events, reporting_backend, usage_report
@@ -62,7 +63,7 @@ class EventsView(AdminReportView):
         "`next` (or pass `next_cursor` as `cursor`) for older events.",
     )
     def get(self, request):
-        data = _query(request, serializers.EventsInput)
+        data = validated_query(request, serializers.EventsInput)
         events, more = recent_events(
             backend=reporting_backend(),
             filters=serializers.event_filter(data),
@@ -84,7 +85,7 @@ class UsageView(AdminReportView):
         description="Requests, errors, tokens, cost (USD) and p50/p95 latency per group.",
     )
     def get(self, request):
-        return Response(_usage(_query(request, serializers.UsageInput)))
+        return Response(_usage(validated_query(request, serializers.UsageInput)))
 
 
 class MyUsageView(APIView):
@@ -95,16 +96,8 @@ class MyUsageView(APIView):
         description="As /api/telemetry/usage, for the token's SOEID only.",
     )
     def get(self, request):
-        data = _query(request, serializers.MyUsageInput)
+        data = validated_query(request, serializers.MyUsageInput)
         return Response(_usage(data, soeid=request.user.soeid))
-
-
-def _query(request, input_class) -> dict:
-    """Validated query parameters. From a plain dict, not the QueryDict: DRF reads a blank
-    value in form-style input as "not given", where the schema says a blank filter is invalid."""
-    params = input_class(data=request.query_params.dict())
-    params.is_valid(raise_exception=True)
-    return params.validated_data
 
 
 def _usage(data: dict, **fixed) -> dict:

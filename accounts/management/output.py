@@ -1,5 +1,4 @@
-"""What the accounts commands share: naming the operator, saying what input was wrong, and
-showing rows."""
+"""What the accounts commands share: naming the operator and showing rows."""
 
 import getpass
 import json
@@ -13,11 +12,6 @@ def operator() -> str:
         return getpass.getuser()
     except (OSError, KeyError):  # no login name and no passwd entry (some containers)
         return "unknown"
-
-
-def field_errors(errors: dict) -> str:
-    """A serializer's errors as one line: 'field: message; field: message'."""
-    return "; ".join(f"{name}: {' '.join(map(str, messages))}" for name, messages in errors.items())
 
 
 def rows_text(rows: list[dict], columns: list[str], format: str, none: str) -> str:

@@ -7,6 +7,8 @@ endpoints build one from their own fields. The classes below wrap those dicts wi
 them, and read what the gateway itself needs (text, finish reason, usage) on demand.
 """
 
+import base64
+import struct
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -196,3 +198,18 @@ def chunk_body(*, id: str, model: str, created: int, choices: list[dict], usage=
     if usage is not None:
         body["usage"] = usage.as_openai()
     return body
+
+
+def embeddings_body(vectors: list[list[float]], model: str, encoding_format: str | None) -> dict:
+    """Vectors as an OpenAI embeddings `list`, without usage (the upstream reported none)."""
+    encode = _base64 if encoding_format == "base64" else list
+    data = [
+        {"object": "embedding", "index": number, "embedding": encode(vector)}
+        for number, vector in enumerate(vectors)
+    ]
+    return {"object": "list", "data": data, "model": model}
+
+
+def _base64(vector: list[float]) -> str:
+    """OpenAI's base64 encoding: the vector as little-endian float32s."""
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()

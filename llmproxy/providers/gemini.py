@@ -12,6 +12,7 @@ from llmproxy.providers.datatypes import (
     EmbeddingRequest,
     Embeddings,
     Reply,
+    embeddings_body,
 )
 from llmproxy.providers.transport import bearer, unreadable_is_bad_response
 
@@ -40,7 +41,7 @@ class GeminiProvider(Provider):
             with unreadable_is_bad_response():
                 vectors = [item["values"] for item in answer["embeddings"]]
         encoding = request.body.get("encoding_format")
-        return Embeddings(gemini_reply.embeddings(vectors, self.route.model, encoding))
+        return Embeddings(embeddings_body(vectors, self.route.model, encoding))
 
     def auth_headers(self, secret: str) -> dict:
         if self.transport.credential.refreshable:

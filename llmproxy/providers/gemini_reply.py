@@ -1,13 +1,12 @@
-"""Gemini answers as OpenAI ones: chat completions, stream chunks and embeddings.
+"""Gemini answers as OpenAI ones: chat completions and stream chunks (embeddings:
+llmproxy.providers.datatypes.embeddings_body).
 
 Candidates become choices; text parts the content (thought parts are the model's reasoning,
 counted in usage, not shown); function calls tool calls; usageMetadata usage, with cached and
 thinking tokens as OpenAI's usage details; logprobsResult logprobs.
 """
 
-import base64
 import json
-import struct
 import time
 import uuid
 from collections.abc import Iterator
@@ -176,21 +175,3 @@ class Chunks:
         if candidate.get("logprobsResult"):
             choice["logprobs"] = logprobs(candidate["logprobsResult"])
         return choice
-
-
-# --- Embeddings ------------------------------------------------------------------------------
-
-
-def embeddings(vectors: list[list[float]], model: str, encoding_format: str | None) -> dict:
-    """Vectors as an OpenAI embeddings `list` (no usage: Gemini reports none)."""
-    encode = _base64 if encoding_format == "base64" else list
-    data = [
-        {"object": "embedding", "index": number, "embedding": encode(vector)}
-        for number, vector in enumerate(vectors)
-    ]
-    return {"object": "list", "data": data, "model": model}
-
-
-def _base64(vector: list[float]) -> str:
-    """OpenAI's base64 encoding: the vector as little-endian float32s."""
-    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()

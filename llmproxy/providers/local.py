@@ -1,18 +1,25 @@
 """A stand-in for development when no upstream is configured: no network, no real model.
 
-Every answer says so in plain words, so nobody mistakes it for a model's output.
+Every chat answer says so in plain words, so nobody mistakes it for a model's output. Its
+embeddings are hashes, not meaning: the same input always gets the same vector, which is
+enough for code that stores and compares them to run offline.
 """
 
+import hashlib
+import json
 import time
 import uuid
 
 from llmproxy.providers.base import Provider
 from llmproxy.providers.datatypes import (
     ChatRequest,
+    EmbeddingRequest,
+    Embeddings,
     ListStream,
     Reply,
     chunk_body,
     completion_body,
+    embeddings_body,
     text_of,
 )
 
@@ -21,6 +28,8 @@ NOTICE = (
     "No LLM upstream is configured (set API_ENDPOINT and MODEL, or LLM_ROUTES_FILE)."
 )
 ECHO_LIMIT = 200
+# The length of the local provider's vectors, unless the request asks for `dimensions`.
+DIMENSIONS = 16
 
 
 class LocalProvider(Provider):
@@ -46,6 +55,13 @@ class LocalProvider(Provider):
         )
         return ListStream(chunks)
 
+    def embed(self, request: EmbeddingRequest) -> Embeddings:
+        size = request.body.get("dimensions") or DIMENSIONS
+        vectors = [hashed_vector(item, size) for item in request.inputs]
+        # No usage: the service estimates tokens and marks them estimated.
+        encoding = request.body.get("encoding_format")
+        return Embeddings(embeddings_body(vectors, self.route.model, encoding))
+
 
 def answer(request: ChatRequest) -> str:
     said = next(
@@ -54,6 +70,12 @@ def answer(request: ChatRequest) -> str:
     if len(said) > ECHO_LIMIT:
         said = said[:ECHO_LIMIT] + "…"
     return f"{NOTICE} You said: {said}"
+
+
+def hashed_vector(item, size: int) -> list[float]:
+    """`size` numbers in [-1, 1] drawn from a hash of the input (text or token ids)."""
+    digest = hashlib.shake_256(json.dumps(item).encode()).digest(size)
+    return [round(byte / 127.5 - 1, 6) for byte in digest]
 
 
 def _id() -> str:

@@ -48,7 +48,7 @@ def test_a_default_budget_has_no_single_spend(client, secret_headers):
         ({**ALICE_DAY, "period": "year"}, "period"),
         ({**ALICE_DAY, "cost_limit": "5"}, "cost_limit"),  # a JSON number, not text
         ({**ALICE_DAY, "cost_limit": -1}, "cost_limit"),
-        ({**ALICE_DAY, "cost_limit": 0.0000001}, "cost_limit"),
+        ({**ALICE_DAY, "cost_limit": 10**8}, "cost_limit"),
         ({**ALICE_DAY, "token_limit": -5}, "token_limit"),
     ],
 )
@@ -57,6 +57,13 @@ def test_bad_budgets_are_a_400_naming_the_field(client, secret_headers, body, fi
     assert response.status_code == 400
     assert field in response.json()["fields"]
     assert not Budget.objects.exists()
+
+
+def test_a_cost_limit_is_kept_to_the_micro_dollar(client, secret_headers):
+    response = set_over_api(client, secret_headers, **{**ALICE_DAY, "cost_limit": 0.1234569})
+    assert response.json()["cost_limit"] == 0.123456  # rounded down: never above what was asked
+    largest = set_over_api(client, secret_headers, **{**ALICE_DAY, "cost_limit": 99999999.9999999})
+    assert largest.json()["cost_limit"] == 99999999.999999
 
 
 def test_remove(client, secret_headers):

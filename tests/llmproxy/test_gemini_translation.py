@@ -4,8 +4,8 @@ gemini_reply): the edge cases the SDK suite does not reach."""
 import pytest
 
 from llmproxy.errors import UnsupportedParameter
-from llmproxy.providers.datatypes import ChatRequest, EmbeddingRequest, Reply
-from llmproxy.providers.gemini_reply import Chunks, completion, embeddings
+from llmproxy.providers.datatypes import ChatRequest, EmbeddingRequest, Reply, embeddings_body
+from llmproxy.providers.gemini_reply import Chunks, completion
 from llmproxy.providers.gemini_request import embed_requests, generate_content_body
 
 HI = {"role": "user", "content": "Hi"}
@@ -180,4 +180,4 @@ def test_embedding_requests_refuse_token_lists_and_unknown_fields():
 
 
 def test_base64_embeddings_are_little_endian_float32():
-    assert embeddings([[1.0, -2.0]], "m", "base64")["data"][0]["embedding"] == "AACAPwAAAMA="
+    assert embeddings_body([[1.0, -2.0]], "m", "base64")["data"][0]["embedding"] == "AACAPwAAAMA="

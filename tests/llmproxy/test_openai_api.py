@@ -175,3 +175,39 @@ def test_text_parts_and_developer_role_reach_the_upstream_as_sent(client, auth, 
     fields = event_fields(response)
     assert fields["event_type"] == "openai_chat_completion"
     assert fields["project_name"] == "proj-a"
+
+
+def test_fields_the_gateway_does_not_know_reach_the_upstream_at_every_level(client, auth, fake):
+    """The upstream is the authority on OpenAI's newer fields: unknown keys of the body, of a
+    message, of a content part and of stream_options pass through, as sent."""
+    part = {"type": "text", "text": "Hi", "cache_control": {"type": "ephemeral"}}
+    message = {"role": "user", "content": [part], "x_trace": [1, 2.5, None]}
+    body = {
+        "model": "solo",
+        "messages": [message],
+        "stream": True,
+        "stream_options": {"include_usage": True, "x_future": "yes"},
+        "a_field_newer_than_the_gateway": {"nested": {"deep": True}},
+    }
+    response = post(client, "/v1/chat/completions", body, auth)
+    assert response.status_code == 200
+    b"".join(response.streaming_content)
+    assert fake.requests_for("up-solo")[0].body == {**body, "model": "up-solo"}
+
+
+def test_the_local_provider_embeds_offline(client, auth, llm):
+    llm(
+        {
+            "gemini": {"provider": "local"},
+            "local-embedding": {"provider": "local", "kind": "embedding"},
+        }
+    )
+    body = {"model": "local-embedding", "input": ["a", "a", "b"], "dimensions": 4}
+    vectors = [
+        row["embedding"] for row in post(client, "/v1/embeddings", body, auth).json()["data"]
+    ]
+    assert [len(vector) for vector in vectors] == [4, 4, 4]
+    assert vectors[0] == vectors[1] != vectors[2]
+    assert all(-1 <= number <= 1 for number in vectors[0])
+    encoded = post(client, "/v1/embeddings", {**body, "encoding_format": "base64"}, auth).json()
+    assert isinstance(encoded["data"][0]["embedding"], str)

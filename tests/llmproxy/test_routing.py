@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from llmproxy.route_serializers import DEFAULT_MAX_OUTPUT_TOKENS
-from llmproxy.routing import Price, build_table, routing_table, warn_if_local
+from llmproxy.routing import CHAT, EMBEDDING, Price, build_table, routing_table, warn_if_local
 
 ENVIRONMENT = {
     "DEFAULT_MODEL": "gemini",
@@ -41,14 +41,16 @@ def table(**llm):
 
 def test_without_any_upstream_the_default_model_answers_locally():
     routes = table()
-    assert routes.model_names() == ["gemini"]
+    assert routes.model_names(CHAT) == ["gemini"]
+    assert routes.model_names(EMBEDDING) == ["local-embedding"]
     assert routes.resolve("gemini").provider == "local"
+    assert routes.resolve("local-embedding", EMBEDDING).provider == "local"
     assert routes.uses_local_provider
 
 
 def test_local_route_also_answers_to_gemini_when_the_default_differs():
     routes = table(DEFAULT_MODEL="house-model")
-    assert routes.model_names() == ["gemini", "house-model"]
+    assert routes.model_names(CHAT) == ["gemini", "house-model"]
     assert routes.resolve("gemini") is routes.resolve("house-model")
 
 
@@ -179,19 +181,19 @@ def test_json_routes_file(tmp_path):
         ({"gemini": {"base_url": "ftp://x"}}, "base_url: Must be an http:// or https:// URL."),
         (
             {"gemini": {"provider": "local", "fallback": ["x"]}},
-            "fallback: Unknown key; allowed keys: aliases, api_key, backoff,",
+            "fallback: Unknown field. Known fields: timeout, connect_timeout, retries,",
         ),
         ({"gemini": {"provider": "local", "fallbacks": ["nope"]}}, "fallback 'nope'"),
         ({"gemini": {"provider": "local", "timeout": "soon"}}, "timeout: Must be a JSON number."),
         ({"gemini": {"provider": "local", "retries": -1}}, "retries: Ensure this value is"),
         ({"gemini": {"provider": "local", "kind": "image"}}, 'kind: "image" is not a valid'),
-        ({"gemini": {"provider": "local", "kind": "embedding"}}, "kind: The local provider"),
+        ({"gemini": {"provider": "local", "kind": "embedding"}}, "'gemini' is not a chat"),
         ({"gemini": {"provider": "local", "max_output_tokens": 0}}, "max_output_tokens: Ensure"),
         ({"gemini": {"provider": "local", "price": {"input": 1}}}, "price.output: This field is"),
         ({"gemini": {"provider": "local", "price": {"input": -1, "output": 1}}}, "price.input:"),
         (
             {"gemini": {"provider": "local", "price": {"input": 1, "output": 2, "cache": 1}}},
-            "price.cache: Unknown key; allowed keys: cached_input, input, output.",
+            "price.cache: Unknown field. Known fields: input, output, cached_input.",
         ),
         ({"gemini": {"provider": "local", "headers": ["x"]}}, "headers: Expected a dictionary"),
         ({"gemini": {"provider": "local", "oauth": "yes"}}, "oauth: Must be true, false or a"),
@@ -241,8 +243,8 @@ def test_unknown_top_level_and_default_keys_are_named():
         table(ROUTES={"route": {}, "defaults": {"timeout": 5, "retry": 1}})
     message = str(caught.value)
     assert message.startswith("The LLM routing table: ")
-    assert "route: Unknown key; allowed keys: defaults, routes." in message
-    assert "defaults.retry: Unknown key; allowed keys: backoff, connect_timeout" in message
+    assert "route: Unknown field. Known fields: defaults, routes." in message
+    assert "defaults.retry: Unknown field. Known fields: timeout, connect_timeout" in message
 
 
 def test_price_kind_and_output_limit_are_stored_on_the_route():

@@ -61,7 +61,7 @@ def test_schema_shows_as_a_page_in_a_browser(browser, site):
     browser.open(site.url + "/api/schema/")
     content = browser.text(".response-info")
 
-    assert "openapi: 3.0.3" in content
+    assert "openapi: 3.1.0" in content
     assert "/api/telemetry/usage/me:" in content
     assert browser.driver.title.startswith("OpenAPI schema")
     assert browser.driver.current_url == site.url + "/api/schema/"  # shown, not downloaded

@@ -59,6 +59,7 @@ class Gateway:
     def start(self) -> "Gateway":
         self.master = servers.start(servers.GUNICORN, self.home, self.env)
         servers.wait_until_serving(self.port, self.master)
+        servers.wait_for_workers(self.master, int(self.env.get("WEB_CONCURRENCY", "1")))
         return self
 
     def stop(self) -> int:

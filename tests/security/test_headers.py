@@ -2,7 +2,8 @@
 answer: success, refusal, error, and those the request guards give before any view runs.
 
 HSTS is sent over HTTPS only (RFC 6797), which here means a request the test client makes
-with secure=True, or one a TLS-terminating proxy marks with X-Forwarded-Proto: https.
+with secure=True, or one a TLS-terminating proxy marks with X-Forwarded-Proto: https (believed
+only with BEHIND_TLS_PROXY=true).
 """
 
 import pytest
@@ -18,6 +19,7 @@ HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 HSTS = "max-age=31536000; includeSubDomains; preload"
+PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 
 def answers(client, **extra) -> dict:
@@ -42,7 +44,9 @@ def answers(client, **extra) -> dict:
 @pytest.mark.parametrize(
     "https", [{"secure": True}, {"HTTP_X_FORWARDED_PROTO": "https"}], ids=["tls", "tls-proxy"]
 )
-def test_every_answer_over_https_carries_the_security_headers(client, https):
+def test_every_answer_over_https_carries_the_security_headers(client, settings, https):
+    if "HTTP_X_FORWARDED_PROTO" in https:
+        settings.SECURE_PROXY_SSL_HEADER = PROXY_SSL_HEADER  # BEHIND_TLS_PROXY=true
     for (name, status), response in answers(client, **https).items():
         assert response.status_code == status, name
         for header, value in {**HEADERS, "Strict-Transport-Security": HSTS}.items():
@@ -53,6 +57,12 @@ def test_hsts_is_not_sent_over_plain_http(client):
     for (name, _), response in answers(client).items():
         assert "Strict-Transport-Security" not in response, name
         assert response["X-Content-Type-Options"] == "nosniff", name
+
+
+def test_x_forwarded_proto_is_not_believed_unless_behind_a_tls_proxy(client):
+    # Anyone can send the header to a gateway reached directly (the default, BEHIND_TLS_PROXY off).
+    for (name, _), response in answers(client, HTTP_X_FORWARDED_PROTO="https").items():
+        assert "Strict-Transport-Security" not in response, name
 
 
 def test_plain_http_is_redirected_to_https_except_health(settings):

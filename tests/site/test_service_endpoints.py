@@ -41,7 +41,7 @@ def test_schema_is_a_page_for_a_browser(client):
     response = client.get("/api/schema/", HTTP_ACCEPT=BROWSER_ACCEPT)
     assert response["Content-Type"] == "text/html; charset=utf-8"
     assert "Content-Disposition" not in response
-    assert b"openapi: 3.0.3" in response.content
+    assert b"openapi: 3.1.0" in response.content
 
 
 @pytest.mark.parametrize(
@@ -65,6 +65,15 @@ def test_openapi_schema_generates_without_warnings(tmp_path):
     schema = (tmp_path / "s.yml").read_text()
     assert "X-Token-Secret" in schema
     assert "X-API-Token" in schema
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("path", ["/no/such/thing", "/api/budgets/a%0Ab", "/x%0D%0A"])
+def test_any_unknown_path_is_a_json_404_in_development_too(client, settings, debug, path):
+    settings.DEBUG = debug
+    response = client.delete(path)
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
 
 
 @pytest.mark.parametrize("method", ["get", "post", "put", "delete"])

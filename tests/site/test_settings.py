@@ -11,6 +11,9 @@ PRODUCTION = {
     "SECRET_KEY": "k3Jx9-vQ2mZ8#rT5wL1pN7bY4cF6hD0gS2aE9uI3oK8jM5nB7x",
     "TOKEN_SECRET": "t" * 40,
     "ALLOWED_HOSTS": "gateway.example.com",
+    # A real upstream: with none, production refuses to start (tests/site/test_safety.py).
+    "API_ENDPOINT": "https://llm.example.com/v1",
+    "MODEL": "a-model",
 }
 
 
@@ -23,6 +26,8 @@ def manage(*args, **env) -> subprocess.CompletedProcess:
         "ALLOW_DEFAULT_TOKEN",
         "JWT_SIGNING_KEY",
         "SECURE_SSL_REDIRECT",
+        "ALLOW_LOCAL_PROVIDER",
+        "BEHIND_TLS_PROXY",
     ):
         clean.pop(name, None)
     clean.update({"ENV_FILE": "", "DJANGO_SETTINGS_MODULE": "dgen_ping_site.settings", **env})
@@ -34,14 +39,14 @@ def manage(*args, **env) -> subprocess.CompletedProcess:
 def test_with_nothing_set_the_service_refuses_to_start_and_says_what_to_set():
     result = manage("check")
     assert result.returncode != 0
-    assert "SECRET_KEY must be set" in result.stderr
+    assert "SECRET_KEY is missing" in result.stderr
     assert "make run" in result.stderr
 
 
 def test_short_production_secret_is_refused():
     result = manage("check", **{**PRODUCTION, "TOKEN_SECRET": "dgen_secret_key"})
     assert result.returncode != 0
-    assert "TOKEN_SECRET must be set to at least 32 characters" in result.stderr
+    assert "TOKEN_SECRET is missing or shorter than 32 characters" in result.stderr
 
 
 def test_check_deploy_is_clean_with_production_settings():
@@ -50,9 +55,23 @@ def test_check_deploy_is_clean_with_production_settings():
     assert "no issues" in result.stdout
 
 
-def test_check_deploy_flags_the_default_token_in_production():
+def test_check_deploy_refuses_the_default_token_in_production():
     result = manage("check", "--deploy", **PRODUCTION, ALLOW_DEFAULT_TOKEN="true")
-    assert "dgen_ping.W001" in result.stderr
+    assert result.returncode == 1
+    assert "ALLOW_DEFAULT_TOKEN is on" in result.stderr
+
+
+def test_x_forwarded_proto_is_believed_only_when_behind_a_tls_proxy():
+    show = (
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        "from django.conf import settings; print(settings.SECURE_PROXY_SSL_HEADER)",
+    )
+    assert manage(*show, **PRODUCTION).stdout.strip() == "None"
+    behind = manage(*show, **PRODUCTION, BEHIND_TLS_PROXY="true").stdout.strip()
+    assert behind == "('HTTP_X_FORWARDED_PROTO', 'https')"
 
 
 def test_development_mode_needs_no_secrets():

@@ -33,6 +33,9 @@ def server_env(tmp_path: Path, port: int, **overrides: str) -> dict:
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         PORT=str(port),
         LOG_LEVEL="INFO",
+        # No upstream: the local development provider answers, knowingly (production
+        # settings refuse to start with it otherwise).
+        ALLOW_LOCAL_PROVIDER="true",
         # Nothing is shipped while serving: every event must reach the store through a
         # flush at exit or the recovery of a dead worker's spool.
         TELEMETRY_FLUSH_INTERVAL="60",
@@ -94,6 +97,17 @@ def wait_until_serving(port: int, process: subprocess.Popen) -> None:
             return
         time.sleep(0.05)
     raise RuntimeError("server did not start")
+
+
+def wait_for_workers(master: subprocess.Popen, count: int) -> set[int]:
+    """The workers of a gunicorn master, once all `count` are forked (the first may serve
+    before the master has forked the others)."""
+    for _ in range(600):
+        workers = children(master.pid)
+        if len(workers) >= count:
+            return workers
+        time.sleep(0.05)
+    raise RuntimeError(f"gunicorn did not start {count} workers")
 
 
 def children(pid: int) -> set[int]:

@@ -88,7 +88,8 @@ def test_manage_py_check_reports_a_chain_naming_an_unknown_store(settings):
     ],
 )
 def test_the_documented_variables_build_the_chain(env, chain):
-    """The seed's variables (MONGO_URI, MONGO_BACKUP_URI, ...) map onto STORES and CHAIN."""
+    """The original service's variables (MONGO_URI, MONGO_BACKUP_URI, ...) map onto STORES
+    and CHAIN."""
     code = (
         "import json, django; django.setup(); from django.conf import settings as s; "
         "t = s.TELEMETRY; print(json.dumps([t['CHAIN'], "

@@ -57,11 +57,29 @@ def test_who_sent_it_comes_from_the_token_not_the_body(client, recorded, user_to
 
 
 def test_other_metadata_is_kept_in_extra(client, recorded, user_token):
-    body = {"event_type": "deploy", "metadata": {"build": 7, "tags": ["a", "b"]}}
+    extra = {"build": 7, "tag": "a", "ratio": 0.5, "green": True, "note": None}
+    body = {"event_type": "deploy", "metadata": extra}
     post(client, body, HTTP_X_API_TOKEN=user_token)
     event = recorded.one()
     assert event["event_type"] == "deploy"
-    assert event["extra"]["build"] == 7 and event["extra"]["tags"] == ["a", "b"]
+    assert event["extra"] == extra
+
+
+@pytest.mark.parametrize(
+    ("metadata", "field"),
+    [
+        ({"tags": ["a", "b"]}, "tags"),  # scalars only
+        ({"nested": {"a": 1}}, "nested"),
+        ({"long": "x" * 257}, "long"),
+        ({"nul": "a\x00b"}, "nul"),
+        ({"bad key!": 1}, "bad key!"),
+        ({f"k{n}": n for n in range(43)}, "At most 42 keys"),
+    ],
+)
+def test_other_metadata_beyond_the_limits_is_a_400(client, user_token, metadata, field):
+    response = post(client, {"metadata": metadata}, HTTP_X_API_TOKEN=user_token)
+    assert response.status_code == 400
+    assert field in str(response.json()["fields"]["metadata"])
 
 
 def test_bad_fields_are_a_400_naming_each_of_them(client, recorded, user_token):

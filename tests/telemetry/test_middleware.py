@@ -95,6 +95,8 @@ def test_a_stream_the_client_abandons_is_recorded_after_the_view_closed(client, 
     event = recorded.one()
     assert event["response_size"] == len(first)
     assert event["extra"] == {"streamed": True, "disconnected": True}
+    assert event["status_code"] == 499  # nginx's "client closed request": an outcome of its own
+    assert event["error"].startswith("client_disconnected: ")
     assert event["total_tokens"] == 42  # the view's `finally:` ran before the event was built
 
 

@@ -53,3 +53,19 @@ def test_rows_of_an_older_schema_are_read_by_their_own_header():
     event = from_csv_row(header, row)
     assert tuple(event) == FIELDS
     assert event["status_code"] == 404 and event["model"] is None
+
+
+def test_text_is_cut_to_its_fields_limit_and_the_event_says_so():
+    event = build_event(endpoint="/" + "p" * 5000, method="X" * 40, model="m" * 300)
+    assert (len(event["endpoint"]), len(event["method"]), len(event["model"])) == (2048, 16, 256)
+    assert event["extra"]["truncated"] == {"endpoint": 5001, "method": 40, "model": 300}
+
+
+def test_integers_beyond_64_bits_are_kept_aside_not_stored():
+    event = build_event(request_size=2**63, max_tokens=-(2**63) - 1, response_size=2**63 - 1)
+    assert (event["request_size"], event["max_tokens"]) == (None, None)
+    assert event["response_size"] == 2**63 - 1
+    assert event["extra"]["invalid_fields"] == {
+        "request_size": str(2**63),
+        "max_tokens": str(-(2**63) - 1),
+    }

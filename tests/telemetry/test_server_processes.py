@@ -55,6 +55,7 @@ def gunicorn(tmp_path):
     master = servers.start(servers.GUNICORN, tmp_path, env)
     try:
         servers.wait_until_serving(port, master)
+        servers.wait_for_workers(master, 2)
         yield port, master
     finally:
         if master.poll() is None:

@@ -4,11 +4,12 @@ from decimal import Decimal, InvalidOperation
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.errors import BudgetUnavailable, UnknownBudget
-from accounts.management.output import field_errors, rows_text
+from accounts.management.output import rows_text
 from accounts.models import Budget
 from accounts.selectors import budget_statuses
 from accounts.serializers import BudgetInput, BudgetOutput
 from accounts.services import remove_budget, set_budget
+from dgen_ping_site.exceptions import fields_text
 
 COLUMNS = ["id", "scope", "subject", "period", "token_limit", "cost_limit"]
 COLUMNS += ["spent_tokens", "spent_cost", "window_end"]
@@ -62,7 +63,7 @@ class Command(BaseCommand):
         data.update(token_limit=tokens, cost_limit=cost)
         params = BudgetInput(data=data)
         if not params.is_valid():
-            raise CommandError(f"Cannot set the budget: {field_errors(params.errors)}")
+            raise CommandError(f"Cannot set the budget: {fields_text(params.errors)}")
         budget, created = set_budget(**params.validated_data)
         self.stdout.write(f"{'created' if created else 'changed'} budget id={budget.pk}: {budget}")
 

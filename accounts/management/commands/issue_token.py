@@ -1,10 +1,11 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.management.output import field_errors, operator
+from accounts.management.output import operator
 from accounts.serializers import GenerateTokenInput
 from accounts.services import issue_token
 from accounts.tokens import SOEID_RULE
 from dgen_ping_site.clock import iso_utc
+from dgen_ping_site.exceptions import fields_text
 
 
 class Command(BaseCommand):
@@ -33,7 +34,7 @@ class Command(BaseCommand):
         }
         params = GenerateTokenInput(data=data)
         if not params.is_valid():
-            raise CommandError(f"Cannot issue the token: {field_errors(params.errors)}")
+            raise CommandError(f"Cannot issue the token: {fields_text(params.errors)}")
         issued = issue_token(**params.validated_data, issued_by=f"command:{operator()}")
         self.stdout.write(issued.token)
         self.stdout.write(f"jti={issued.jti} expires_at={iso_utc(issued.expires_at)}")
