@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from pymongo.errors import BulkWriteError, ConnectionFailure
 
-from telemetry.backends.base import EventsRefused, PartialWrite
+from telemetry.backends.base import EventsRefused, PartialWrite, UncertainWrite
 from telemetry.backends.mongo import MongoBackend
 from telemetry.query import EventFilter
 from tests.telemetry.conftest import FLAKY_CLIENT, make_event
@@ -235,10 +235,17 @@ def test_a_killed_server_fails_writes_quickly_and_is_used_again_once_restarted(m
     first = [make_event() for _ in range(3)]
     backend.write_batch(first)
     server.kill()
-    with pytest.raises(ConnectionFailure):
+    # ConnectionFailure when the client has seen the server go (nothing sent); UncertainWrite
+    # when the write went out on a pooled connection first and the answer was lost (which of
+    # the two depends on how fast the client's monitor notices: under load, either).
+    with pytest.raises((ConnectionFailure, UncertainWrite)):
         backend.write_batch([make_event()])
     assert backend.health()["ok"] is False
     server.start()  # same port, same data directory
+    # The client finds it again at its next look at the server, not at once (pymongo waits at
+    # least 500 ms between two looks, as long as this backend's server selection timeout), so
+    # the first write after the restart could still fail: the guarantee is "used again".
+    assert any(backend.health()["ok"] for _ in range(20))
     second = [make_event() for _ in range(3)]
     backend.write_batch(second)
     assert backend.health() == {"ok": True, "error": None}
