@@ -131,7 +131,12 @@ def gateway_error(exc: UpstreamError) -> GatewayError:
 
 def describe(exc: UpstreamError) -> str:
     """'code: message', as the telemetry event's `error` field records it."""
-    return f"{_answer_for(exc)[1]}: {exc.message}"
+    return f"{code_of(exc)}: {exc.message}"
+
+
+def code_of(exc: UpstreamError) -> str:
+    """The gateway's error code for a failure (upstream_timeout, ...): one of a fixed few."""
+    return _answer_for(exc)[1]
 
 
 REDACTED = "[redacted]"
