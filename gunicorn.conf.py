@@ -49,6 +49,17 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 TELEMETRY_FLUSH_TIMEOUT = float(os.environ.get("TELEMETRY_FLUSH_TIMEOUT", "20"))
 
 
+def on_starting(server):
+    """Prometheus' multiprocess mode (/metrics, docs/metrics.md): an empty directory for the
+    workers' metrics, under the telemetry spool, named in the environment they inherit."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dgen_ping_site.settings")
+    from django.conf import settings
+
+    from telemetry.metrics.multiprocess import prepare
+
+    prepare(settings.METRICS["MULTIPROCESS_DIR"])
+
+
 def post_worker_init(worker):
     """Start this worker's telemetry writer now, after the fork: it ships what a worker that
     died left in the spool without waiting for this worker's first request. (post_fork runs
@@ -63,3 +74,11 @@ def worker_exit(server, worker):
     from telemetry.writer import shutdown
 
     shutdown(timeout=TELEMETRY_FLUSH_TIMEOUT)
+
+
+def child_exit(server, worker):
+    """In the master, for every worker that exited, SIGKILLed ones too: its live gauges go
+    (its counters stay, so totals never go backwards)."""
+    from telemetry.metrics.multiprocess import process_exited
+
+    process_exited(worker.pid)
