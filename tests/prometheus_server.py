@@ -7,16 +7,15 @@ installs them), where they fail: the metrics tests must never silently vanish.
 """
 
 import json
-import os
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
-import pytest
 import requests
 
 from tests.telemetry import servers
+from tests.tools import missing_tool
 
 PROMETHEUS = shutil.which("prometheus")
 PROMTOOL = shutil.which("promtool")
@@ -27,12 +26,8 @@ SCRAPE_INTERVAL = "1s"
 
 
 def require_prometheus() -> None:
-    if PROMETHEUS and PROMTOOL:
-        return
-    message = f"prometheus and promtool are needed for the metrics tests: {INSTALL}"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    if not (PROMETHEUS and PROMTOOL):
+        missing_tool(f"prometheus and promtool are needed for the metrics tests: {INSTALL}")
 
 
 class PrometheusServer:
