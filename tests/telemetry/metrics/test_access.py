@@ -2,6 +2,7 @@
 never the gateway's JWTs or rate limits, and never a telemetry event."""
 
 import pytest
+from rest_framework.test import APIClient
 
 from tests.site.test_settings import PRODUCTION, manage
 from tests.telemetry.metrics.conftest import TOKEN
@@ -66,6 +67,15 @@ def test_the_address_is_the_one_a_trusted_proxy_vouches_for(client, settings):
     # An untrusted caller cannot claim an allowed address.
     forged = client.get("/metrics", HTTP_X_FORWARDED_FOR="10.1.2.3", REMOTE_ADDR="192.0.2.1")
     assert forged.status_code == 403
+
+
+def test_prometheus_may_scrape_over_plain_http(settings):
+    """As load balancers probe /health: production redirects everything else to HTTPS."""
+    metrics_settings(settings, TOKEN=TOKEN)
+    settings.SECURE_SSL_REDIRECT = True  # the production default (off in the test settings)
+    client = APIClient()  # a new client loads the middleware with the setting
+    assert client.get("/v1/models").status_code == 301
+    assert client.get("/metrics", **BEARER).status_code == 200
 
 
 def test_only_get_is_answered(client, settings):
