@@ -128,8 +128,12 @@ class CallRecord:
         if self.first_chunk is None:
             self.first_chunk = time.perf_counter() - self.started
 
-    def fail(self, exc: UpstreamError) -> None:
+    def fail(self, exc: UpstreamError, *, streaming: bool = False) -> None:
+        """The call failed; `streaming`: while its answer streamed in, after the attempt that
+        opened the stream had returned (still that attempt's failure)."""
         self.error, self.error_type = describe(exc), code_of(exc)
+        if streaming:
+            self.failed.append((self.route, self.error_type))
 
     def finish(self) -> dict:
         """Stop the clock, settle the reservation to the usage (None: nothing was used); the
@@ -309,7 +313,7 @@ class ChatStream:
                 )
             self._complete = True
         except UpstreamError as exc:
-            self._record.fail(exc)
+            self._record.fail(exc, streaming=True)
             raise
         finally:
             self._settle()

@@ -112,6 +112,17 @@ def test_a_failed_call_has_its_error_type_and_no_usage(client, fake, auth):
     assert delta("dgen_ping_upstream_errors_total") == 4  # two routes, two attempts each
 
 
+def test_a_stream_the_upstream_breaks_counts_as_a_failed_attempt(client, fake, bearer):
+    fake.script("up-main", "cut")
+    delta = Delta()
+    response = chat(client, bearer, stream=True)
+    b"".join(response.streaming_content)  # the client reads what came, until the break
+    main = {"gen_ai_provider_name": "openai", "llm_route": "gemini"}
+    assert delta("dgen_ping_upstream_errors_total", **main, error_type="upstream_unavailable") == 1
+    assert delta(f"{DURATION}_count", error_type="upstream_unavailable") == 1
+    assert delta(f"{FIRST_CHUNK}_count") == 1  # a piece or two came first
+
+
 def test_a_call_refused_before_any_upstream_attempt_is_not_an_llm_call(client, fake, auth, caplog):
     from accounts.services import set_budget
 
