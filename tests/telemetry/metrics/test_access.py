@@ -102,6 +102,13 @@ def test_the_gateway_authentication_and_rate_limits_do_not_apply(client, setting
     assert statuses == {200}
 
 
+def test_metrics_are_not_an_operation_of_the_api_schema(client, settings):
+    """Not JSON, not for API clients: out of /docs and of the schema-driven fuzzing."""
+    metrics_settings(settings, TOKEN=TOKEN)
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    assert "/health" in schema["paths"] and "/metrics" not in schema["paths"]
+
+
 def test_metrics_requests_are_never_telemetry_events(client, settings, recorded):
     metrics_settings(settings, TOKEN=TOKEN)
     client.get("/metrics", **BEARER)  # 200
