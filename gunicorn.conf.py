@@ -58,16 +58,19 @@ TELEMETRY_FLUSH_TIMEOUT = float(os.environ.get("TELEMETRY_FLUSH_TIMEOUT", "20"))
 
 
 def on_starting(server):
-    """Refuse an unsafe production configuration in the master, before any worker is forked:
-    one message, exit status 1 (dgen_ping_site.safety). Django is set up here to look; the
-    workers inherit it, as with gunicorn's --preload."""
+    """Before any worker is forked: refuse an unsafe production configuration (one message,
+    exit status 1; dgen_ping_site.safety), and give Prometheus' multiprocess mode (/metrics,
+    docs/metrics.md) an empty directory, named in the environment the workers inherit.
+    Django is set up here to look; the workers inherit it, as with gunicorn's --preload."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dgen_ping_site.settings")
-    import django
+    from django.conf import settings
 
-    from dgen_ping_site.safety import exit_if_unsafe
+    from dgen_ping_site.safety import exit_if_unsafe, setup_or_exit
+    from telemetry.metrics.multiprocess import prepare
 
-    django.setup()
+    setup_or_exit()
     exit_if_unsafe()
+    prepare(settings.METRICS["MULTIPROCESS_DIR"])
 
 
 def post_worker_init(worker):
@@ -84,3 +87,11 @@ def worker_exit(server, worker):
     from telemetry.writer import shutdown
 
     shutdown(timeout=TELEMETRY_FLUSH_TIMEOUT)
+
+
+def child_exit(server, worker):
+    """In the master, for every worker that exited, SIGKILLed ones too: its live gauges go
+    (its counters stay, so totals never go backwards)."""
+    from telemetry.metrics.multiprocess import process_exited
+
+    process_exited(worker.pid)

@@ -1,4 +1,4 @@
-"""Micro-benchmarks of telemetry and budgets, in-process, with the gateway's production
+"""Micro-benchmarks of telemetry, budgets and metrics, in-process, with the gateway's production
 settings.
 
 Run by bench/run.py, one part per child process, each with the gateway's environment and
@@ -10,7 +10,10 @@ a CSV directory and database of its own:
 - export: `manage.py export_telemetry` over N stored events (events/s, peak RSS);
 - budgets: what budgets add to an LLM call (µs per call): finding the budgets that bind it,
   reserving its worst case and settling it, with no budget, on the database ledger (SQLite,
-  WAL) and on Redis (a redis-server started for the part; skipped without one).
+  WAL) and on Redis (a redis-server started for the part; skipped without one);
+- metrics: what the Prometheus metrics add to a request (µs): the HTTP observation every
+  request makes and the observations of an LLM call, as deployed under gunicorn
+  (prometheus_client's multiprocess mode: values in memory-mapped files).
 
 A part whose code does not exist yet is reported as skipped, saying what it looked for.
 """
@@ -214,22 +217,29 @@ def _budget_path(calls: int, batch: int, soeid: str, name: str) -> dict:
         held = budgets.reserve(soeid=soeid, project="bench", tokens=1000, nanos=10**7)
         held.settle(tokens=500, nanos=5 * 10**6)
 
-    for _ in range(batch):  # warm-up: connections, prepared statements, the Lua script
-        one()
+    # CPU: this process's only (the redis-server's work and waiting are not in it).
+    return _timed(name, calls, batch, one)
+
+
+def _timed(name: str, calls: int, batch: int, call) -> dict:
+    """µs per call(), in batches so the clock's own cost stays out: wall time (mean, p50,
+    p99 of the batches) and this thread's CPU. The first batch warms up (connections,
+    prepared statements, label series, mapped files) and is not counted."""
+    for _ in range(batch):
+        call()
     per_call, cpu = [], 0
     for _ in range(0, calls, batch):
         began, began_cpu = time.perf_counter_ns(), time.thread_time_ns()
         for _ in range(batch):
-            one()
+            call()
         cpu += time.thread_time_ns() - began_cpu
         per_call.append((time.perf_counter_ns() - began) / batch / 1000)
     per_call.sort()
     return {
-        f"{name}_us_mean": round(statistics.fmean(per_call), 1),
-        f"{name}_us_p50": round(per_call[len(per_call) // 2], 1),
-        f"{name}_us_p99": round(per_call[int(len(per_call) * 0.99)], 1),
-        # This process's CPU only: the redis-server's work and waiting are not in it.
-        f"{name}_cpu_us_mean": round(cpu / (len(per_call) * batch) / 1000, 1),
+        f"{name}_us_mean": round(statistics.fmean(per_call), 2),
+        f"{name}_us_p50": round(per_call[len(per_call) // 2], 2),
+        f"{name}_us_p99": round(per_call[int(len(per_call) * 0.99)], 2),
+        f"{name}_cpu_us_mean": round(cpu / (len(per_call) * batch) / 1000, 2),
     }
 
 
@@ -271,7 +281,34 @@ def _wait_for_port(port: int, timeout: float = 10.0) -> None:
             time.sleep(0.05)
 
 
-PARTS = ("writer", "handoff", "export", "budgets")
+def metrics_cost(requests: int, batch: int = 100) -> dict:
+    """µs per request of the metrics' recording: the HTTP observation (every request) and
+    an LLM call's (token usage, duration), timed in batches like the hand-off."""
+    from django.conf import settings
+    from django.test import RequestFactory
+    from django.urls import resolve
+
+    from llmproxy.metrics import record_call
+    from llmproxy.providers.datatypes import ChatRequest, Usage
+    from llmproxy.routing import routing_table
+    from llmproxy.services import CallRecord, ChatCall
+    from telemetry.metrics import instruments
+    from telemetry.metrics.recording import http_request
+
+    request = RequestFactory().post("/v1/chat/completions")
+    request.resolver_match = resolve("/v1/chat/completions")
+    measured = {"method": "POST", "status_code": 200, "latency_ms": 12.5}
+    model = settings.LLM["DEFAULT_MODEL"]
+    record = CallRecord(ChatCall(model, ChatRequest({"messages": []})))
+    record.route = routing_table().resolve(model)
+    record.tried, record.usage, record.seconds = [record.route], Usage(12, 9), 0.2
+    results = {"events": requests, "multiprocess": instruments.MULTIPROCESS}
+    results.update(_timed("http", requests, batch, lambda: http_request(request, measured)))
+    results.update(_timed("llm_call", requests, batch, lambda: record_call(record)))
+    return results
+
+
+PARTS = ("writer", "handoff", "export", "budgets", "metrics")
 
 
 def main() -> None:
@@ -280,6 +317,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True, help="JSON result file")
     args = parser.parse_args()
+    if args.part == "metrics":
+        # As under gunicorn (gunicorn.conf.py): chosen before prometheus_client is imported.
+        directory = args.out.parent / "prometheus-multiproc"
+        directory.mkdir(exist_ok=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
     import django
 
@@ -290,6 +332,8 @@ def main() -> None:
         result = handoff(args.events)
     elif args.part == "budgets":
         result = budgets(args.events)
+    elif args.part == "metrics":
+        result = metrics_cost(args.events)
     else:
         result = export(args.events, args.out.parent)
     args.out.write_text(json.dumps(result))

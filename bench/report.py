@@ -320,6 +320,9 @@ MICRO_FIGURES = (
     ("budgets", "database_us_p99", "budgets, 2 binding, database ledger, p99 µs/call"),
     ("budgets", "redis_us_mean", "budgets, 2 binding, Redis ledger, µs/call"),
     ("budgets", "redis_us_p99", "budgets, 2 binding, Redis ledger, p99 µs/call"),
+    ("metrics", "http_cpu_us_mean", "metrics, HTTP observation (every request), CPU µs"),
+    ("metrics", "llm_call_cpu_us_mean", "metrics, an LLM call's observations, CPU µs"),
+    ("metrics", "llm_call_us_p99", "metrics, an LLM call's observations, p99 µs"),
 )
 
 
@@ -346,7 +349,8 @@ def _check(label: str, budget: str, value, limit: float, higher_is_better: bool 
 
 
 def budget_rows(results: dict) -> list[list]:
-    """Issue 6's budget (and issue 13's for budgets on the call path), target by target."""
+    """Issue 6's budget (and issue 13's for budgets on the call path, issue 14's for the
+    metrics), target by target."""
     points = measured(results)
     rows = []
     for name in NON_STREAMED:
@@ -382,6 +386,10 @@ def budget_rows(results: dict) -> list[list]:
     database, redis = budgets.get("database_us_mean"), budgets.get("redis_us_mean")
     rows.append(_check("budgets on the call path, database ledger", "≤ 100 µs", database, 100))
     rows.append(_check("budgets on the call path, Redis ledger", "≤ 300 µs", redis, 300))
+    metrics = micro.get("metrics", {})
+    costs = [metrics.get("http_cpu_us_mean"), metrics.get("llm_call_cpu_us_mean")]
+    cost = sum(costs) if None not in costs else None
+    rows.append(_check("metrics on an LLM request (HTTP + call), CPU", "≤ 50 µs", cost, 50))
     return rows
 
 
@@ -430,7 +438,7 @@ def render(results: dict) -> str:
         ("Load (wrk, keep-alive; latency in ms)", load_table(results)),
         ("Side by side: the gateway, Portkey and LiteLLM", side_by_side(results)),
         ("Gateway ÷ Portkey, gateway ÷ LiteLLM (same run, per point)", ratio_table(results)),
-        ("Micro-benchmarks: telemetry and budgets", micro_table(results)),
+        ("Micro-benchmarks: telemetry, budgets and metrics", micro_table(results)),
         ("Budget (issue 6)", budget),
     ]
     if skip := skipped(results):

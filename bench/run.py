@@ -287,6 +287,7 @@ def run_micro(run: Run, env: dict) -> dict:
     """Each micro-benchmark in its own child, with a CSV directory of its own."""
     sizes = {"writer": run.args.writer_events, "handoff": run.args.handoff_events}
     sizes.update(export=run.args.export_events, budgets=run.args.budget_calls)
+    sizes.update(metrics=run.args.handoff_events)  # requests, as many as hand-offs
     return {part: micro_part(run, env, part, events) for part, events in sizes.items()}
 
 

@@ -107,8 +107,18 @@ def exit_if_unsafe_command(argv: list[str]) -> None:
     command = argv[1] if len(argv) > 1 else "help"
     if command in {"help", "--help", "-h", "--version"}:
         return
-    django.setup()
+    setup_or_exit()
     exit_if_unsafe(serving=command == "runserver" or (command == "check" and "--deploy" in argv))
+
+
+def setup_or_exit() -> None:
+    """django.setup(); a variable the settings refuse (a malformed address, say) is printed
+    alone, as the unsafe configurations are, with exit status 1 instead of a traceback."""
+    try:
+        django.setup()
+    except ImproperlyConfigured as exc:
+        print(f"dgen-ping will not start: {exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 def exit_if_unsafe(*, serving: bool = True) -> None:

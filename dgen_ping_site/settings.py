@@ -8,6 +8,7 @@ Safe by default: with nothing set, DEBUG is off and the service refuses to start
 production secrets are given. `make run` writes a development `.env` (DEBUG=true) first.
 """
 
+import ipaddress
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -309,11 +310,49 @@ TELEMETRY = {
     "RETENTION_DAYS": TELEMETRY_RETENTION_DAYS,
     "EXCLUDED_PATHS": env.list(
         "TELEMETRY_EXCLUDED_PATHS",
-        default=["/health", "/docs", "/redoc", "/api/schema/", "/static/", "/favicon.ico"],
+        default=[
+            "/health",
+            "/metrics",
+            "/docs",
+            "/redoc",
+            "/api/schema/",
+            "/static/",
+            "/favicon.ico",
+        ],
     ),
 }
-# Proxies whose X-Forwarded-For is believed when recording the client IP.
-TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+
+
+# --- Client addresses -----------------------------------------------------------------------
+def _networks(name: str) -> list[str]:
+    """Addresses or networks (10.0.0.0/8) from a comma-separated variable, checked now."""
+    values = env.list(name, default=[])
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {value!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/8)."
+            ) from None
+    return values
+
+
+# Proxies whose X-Forwarded-For is believed when recording the client IP (and for /metrics).
+TRUSTED_PROXIES = _networks("TRUSTED_PROXIES")
+
+# --- Metrics (GET /metrics for Prometheus; docs/metrics.md) ---------------------------------
+_metrics_token = env.str("METRICS_TOKEN", default="")
+if _metrics_token and not DEBUG and len(_metrics_token) < 32:
+    WEAK_SECRETS["METRICS_TOKEN"] = 32  # it guards /metrics: refused at start (safety.py)
+METRICS = {
+    # Off (404) unless one is set; with both, a scrape needs the token and an allowed address.
+    "TOKEN": _metrics_token,  # sent by Prometheus as Authorization: Bearer <token>
+    "ALLOWED_IPS": _networks("METRICS_ALLOWED_IPS"),
+    # A per-SOEID token counter and SOEIDs on budget gauges: one series per person.
+    "SOEID_LABEL": env.bool("METRICS_SOEID_LABEL", default=False),
+    # gunicorn.conf.py empties it at start and points its workers at it (multiprocess mode).
+    "MULTIPROCESS_DIR": TELEMETRY_SPOOL_DIR / "metrics",
+}
 
 # --- LLM upstreams (variable names kept from the original service) ---------------------------
 # With DEBUG off, the service refuses to start while a model would be answered by the local
@@ -379,7 +418,8 @@ if not DEBUG:
     # send X-Forwarded-Proto to a gateway that is reached directly.
     if env.bool("BEHIND_TLS_PROXY", default=False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_REDIRECT_EXEMPT = [r"^health$"]
+    # Load balancers and Prometheus ask over plain HTTP inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^health$", r"^metrics$"]
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

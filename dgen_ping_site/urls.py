@@ -4,10 +4,12 @@ from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
 from dgen_ping_site import exceptions, views
 from dgen_ping_site.schema_view import SchemaView
+from telemetry.metrics.views import metrics
 
 urlpatterns = [
     path("", views.ServiceInfoView.as_view(), name="service-info"),
     path("health", views.HealthView.as_view(), name="health"),
+    path("metrics", metrics, name="metrics"),
     path("", include("accounts.urls")),
     path("", include("telemetry.urls")),
     path("", include("llmproxy.urls")),

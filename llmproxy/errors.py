@@ -129,7 +129,12 @@ def gateway_error(exc: UpstreamError) -> GatewayError:
 
 def describe(exc: UpstreamError) -> str:
     """'code: message', as the telemetry event's `error` field and the logs record it."""
-    return error_text({"code": _answer_for(exc)[1], "detail": exc.message})
+    return error_text({"code": code_of(exc), "detail": exc.message})
+
+
+def code_of(exc: UpstreamError) -> str:
+    """The gateway's error code for a failure (upstream_timeout, ...): one of a fixed few."""
+    return _answer_for(exc)[1]
 
 
 REDACTED = "[redacted]"

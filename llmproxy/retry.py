@@ -20,11 +20,9 @@ def with_retries(
     retries: int,
     backoff: float,
     route: str,
-    on_attempt: Callable[[], None] = lambda: None,
 ) -> T:
     """attempt(), tried again up to `retries` times while it fails with a retryable error."""
     for number in range(retries + 1):
-        on_attempt()
         try:
             return attempt()
         except UpstreamError as exc:

@@ -21,8 +21,14 @@ from django.conf import settings
 
 from accounts.errors import SoeidMismatch
 from accounts.identity import GatewayIdentity
-from llmproxy import metering
-from llmproxy.errors import UpstreamError, UpstreamRejected, UpstreamUnavailable, describe
+from llmproxy import metering, metrics
+from llmproxy.errors import (
+    UpstreamError,
+    UpstreamRejected,
+    UpstreamUnavailable,
+    code_of,
+    describe,
+)
 from llmproxy.providers.base import Provider
 from llmproxy.providers.datatypes import (
     ChatRequest,
@@ -51,6 +57,8 @@ OPENAI_EMBEDDING = "openai_embedding"
 class ChatCall:
     """A validated caller request: the model as the caller named it, and what to ask it."""
 
+    operation = "chat"  # OpenTelemetry's gen_ai.operation.name
+
     model: str
     request: ChatRequest
     stream: bool = False
@@ -71,6 +79,8 @@ class ChatCall:
 
 @dataclass(frozen=True)
 class EmbeddingCall:
+    operation = "embeddings"
+
     model: str
     request: EmbeddingRequest
 
@@ -90,23 +100,40 @@ class CallRecord:
 
     call: ChatCall | EmbeddingCall
     route: Route | None = None
-    attempts: int = 0
+    tried: list[Route] = field(default_factory=list)  # each upstream attempt's route, in order
+    failed: list[tuple[Route, str]] = field(default_factory=list)  # (route, error code) each
     fallback_from: str | None = None
     usage: Usage | None = None
     finish_reason: str | None = None
     tool_calls: int | None = None
     error: str | None = None
+    error_type: str | None = None  # the error's code, for the metrics
     disconnected: bool = False
     meter: metering.Meter | None = None  # once the call's worst case is reserved
     cost: Decimal | None = None  # USD, once settled; None when the route has no price
     started: float = field(default_factory=time.perf_counter)
     seconds: float = 0.0
+    first_chunk: float | None = None  # seconds from the start to a stream's first chunk
 
-    def count_attempt(self) -> None:
-        self.attempts += 1
+    def attempt(self, route: Route, operation: Callable[[], T]) -> T:
+        """One upstream attempt on `route`, noted, whatever it ends in."""
+        self.tried.append(route)
+        try:
+            return operation()
+        except UpstreamError as exc:
+            self.failed.append((route, code_of(exc)))
+            raise
 
-    def fail(self, exc: UpstreamError) -> None:
-        self.error = describe(exc)
+    def chunk_arrived(self) -> None:
+        if self.first_chunk is None:
+            self.first_chunk = time.perf_counter() - self.started
+
+    def fail(self, exc: UpstreamError, *, streaming: bool = False) -> None:
+        """The call failed; `streaming`: while its answer streamed in, after the attempt that
+        opened the stream had returned (still that attempt's failure)."""
+        self.error, self.error_type = describe(exc), code_of(exc)
+        if streaming:
+            self.failed.append((self.route, self.error_type))
 
     def finish(self) -> dict:
         """Stop the clock, settle the reservation to the usage (None: nothing was used); the
@@ -114,11 +141,12 @@ class CallRecord:
         self.seconds = time.perf_counter() - self.started
         if self.meter is not None:
             self.cost = self.meter.settle(self.route, self.usage)
+        metrics.record_call(self)
         return self.fields()
 
     def fields(self) -> dict:
         call, route, usage = self.call, self.route, self.usage
-        extra = {**call.event_extra(), "attempts": self.attempts}
+        extra = {**call.event_extra(), "attempts": len(self.tried)}
         if self.fallback_from:
             extra["fallback_from"] = self.fallback_from
         if self.disconnected:
@@ -276,6 +304,7 @@ class ChatStream:
         try:
             with unreadable_is_bad_response():
                 for chunk in self._upstream:
+                    self._record.chunk_arrived()
                     self._note(chunk)
                     yield chunk
             if not self._ended:
@@ -284,7 +313,7 @@ class ChatStream:
                 )
             self._complete = True
         except UpstreamError as exc:
-            self._record.fail(exc)
+            self._record.fail(exc, streaming=True)
             raise
         finally:
             self._settle()
@@ -334,10 +363,9 @@ def _through_routes(request, record: CallRecord, operation: Callable[[Provider],
             record.fallback_from = chain[0].name
         record.route = route
         policy = {"retries": route.retries, "backoff": route.backoff, "route": route.name}
+        attempt = partial(record.attempt, route, partial(operation, table.provider(route)))
         try:
-            return with_retries(
-                partial(operation, table.provider(route)), **policy, on_attempt=record.count_attempt
-            )
+            return with_retries(attempt, **policy)
         except UpstreamRejected:
             raise
         except UpstreamError as exc:

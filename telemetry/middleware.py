@@ -18,6 +18,7 @@ from accounts.identity import GatewayIdentity
 from dgen_ping_site.clock import iso_utc, utcnow
 from telemetry import writer
 from telemetry.context import annotations
+from telemetry.metrics import recording as metrics
 from telemetry.schema import build_event
 
 logger = logging.getLogger("telemetry")
@@ -63,6 +64,7 @@ def _record(request, response, started, clock, response_size, **measured) -> Non
         fields = _measured(request, response, started, latency_ms, response_size)
         fields.update(measured)
         writer.emit(build_event(**_merge(fields, annotations(request))))
+        metrics.http_request(request, fields)
     except Exception:
         logger.exception("Could not record telemetry for %s", request.path)
 

@@ -40,6 +40,7 @@ class Shipper:
         self.store = store
         self.quarantine = quarantine
         self.batch_size = batch_size
+        self.stored = 0  # events stored, all segments and batches together
         self.corrupt = 0  # spool lines that were not events
         self.last_error: str | None = None
         self.last_write: str | None = None
@@ -81,6 +82,7 @@ class Shipper:
             self.last_error = describe_error(exc)
             return None
         self.last_write = iso_utc()
+        self.stored += stored
         return stored
 
     def _write(self, events: Sequence[dict]) -> int:

@@ -20,6 +20,7 @@ from django.conf import settings
 
 from telemetry.backends import stores
 from telemetry.backends.chain import ChainStore
+from telemetry.metrics.recording import WriterMetrics
 from telemetry.quarantine import Quarantine
 from telemetry.recovery import recover_orphans
 from telemetry.redact import describe_error
@@ -59,6 +60,7 @@ class TelemetryWriter:
         self._thread: threading.Thread | None = None
         self._overflow_unsure = False
         self.shipped = self.recovered = 0
+        self.metrics = WriterMetrics()
 
     @classmethod
     def from_settings(cls) -> "TelemetryWriter":
@@ -98,6 +100,7 @@ class TelemetryWriter:
                     if time.monotonic() >= next_recovery:
                         next_recovery = time.monotonic() + self.recovery_interval
                         self._recover()
+                    self._publish_metrics()
             except Exception as exc:  # the thread must outlive any surprise
                 logger.exception("Telemetry writer error")
                 self.shipper.last_error = describe_error(exc)
@@ -138,6 +141,24 @@ class TelemetryWriter:
         own = {segment.path for segment in self.spool.segments()}
         self.recovered += recover_orphans(self.spool.directory, own, self.shipper)
 
+    def _publish_metrics(self) -> None:
+        """What /health shows, as Prometheus metrics (telemetry.metrics); once a round."""
+        shipper = self.shipper
+        totals = {
+            "stored": shipper.stored,
+            "recovered": self.recovered,
+            "quarantined": shipper.quarantine.count - shipper.corrupt,
+            "corrupt": shipper.corrupt,
+            "dropped": self.spool.dropped,
+        }
+        status, stores = self.store.status, self.store.describe()
+        try:
+            self.metrics.publish(
+                totals=totals, backlog=self.pending(), status=status, stores=stores
+            )
+        except Exception:  # metrics must never stop telemetry from being stored
+            logger.exception("Could not publish the telemetry writer's metrics")
+
     # --- control --------------------------------------------------------------------------
 
     def pending(self) -> int:
@@ -151,6 +172,7 @@ class TelemetryWriter:
         try:
             self._ship_own()
             self._recover()
+            self._publish_metrics()
         finally:
             self._ship_lock.release()
         return self.pending() == 0

@@ -19,7 +19,6 @@ Screenshots go to test-artifacts/screenshots/, one per test at least, named afte
 
 import contextlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -38,6 +37,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.security.gateway import Gateway, fake_upstream, routes  # noqa: F401 (fixture)
 from tests.telemetry import servers
+from tests.tools import missing_tool
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -175,12 +175,8 @@ class Browser:
 def require_chromium() -> None:
     """Skip, saying how to install them, when chromium or chromedriver is missing; in CI
     (which installs them, .ci/run) fail instead, so page tests never silently vanish."""
-    if CHROMIUM and CHROMEDRIVER:
-        return
-    message = f"chromium and chromedriver are needed for the page tests: {INSTALL}"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    if not (CHROMIUM and CHROMEDRIVER):
+        missing_tool(f"chromium and chromedriver are needed for the page tests: {INSTALL}")
 
 
 @contextlib.contextmanager

@@ -35,12 +35,11 @@ def test_attempts_stop_after_the_configured_retries(settings):
     attempts = []
 
     def failing():
+        attempts.append(1)
         raise UpstreamUnavailable("down")
 
     with pytest.raises(UpstreamUnavailable):
-        with_retries(
-            failing, retries=2, backoff=0.0, route="r", on_attempt=lambda: attempts.append(1)
-        )
+        with_retries(failing, retries=2, backoff=0.0, route="r")
     assert len(attempts) == 3
 
 
