@@ -4,21 +4,27 @@ A segment whose flock can be taken belongs to a process that is gone (killed, cr
 stopped with a store down). Any writer (and, later, a shipper process) adopts it, ships it
 from its checkpoint, skipping what a store already holds (its owner may have stored a batch
 and died before saving the checkpoint), quarantining what no store will take, and deletes
-it once everything in it is done with.
+it once everything in it is done with. Once a dead process's segments are all gone, its
+open doubts (telemetry.doubts) are taken over too: not before, as a doubt may be about a
+batch still to be written again.
 """
 
 import logging
 from collections.abc import Collection
 from pathlib import Path
 
+from telemetry.doubts import DoubtLedger
 from telemetry.shipper import Shipper
 from telemetry.spool import Segment, other_segments, remove_stray_checkpoints
 
 logger = logging.getLogger("telemetry")
 
 
-def recover_orphans(spool_dir: Path, own: Collection[Path], shipper: Shipper) -> int:
-    """Ship the segments of dead processes in `spool_dir`; the number of events stored.
+def recover_orphans(
+    spool_dir: Path, own: Collection[Path], shipper: Shipper, doubts: DoubtLedger
+) -> int:
+    """Ship the segments of dead processes in `spool_dir`, then take over their doubts into
+    ours; the number of events stored.
 
     Stops at the first segment that cannot be shipped whole (no store takes writes now):
     it stays, with its checkpoint, for the next try.
@@ -36,4 +42,7 @@ def recover_orphans(spool_dir: Path, own: Collection[Path], shipper: Shipper) ->
         if not shipped.done:
             return recovered
     remove_stray_checkpoints(spool_dir)
+    adopted = doubts.adopt_orphans()
+    if adopted:
+        logger.info("Took over %d doubtful writes of dead processes", adopted)
     return recovered
