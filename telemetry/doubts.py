@@ -13,9 +13,8 @@ store answers again. `DoubtLedger` keeps them in the spool directory, in
 `<pid>-<ns>.doubts`: a JSON line for each doubt, and one for each doubt settled. Like a spool
 segment, the file is locked (flock) by its process while it lives, and it is deleted as
 soon as no doubt in it is open. A ledger whose lock can be taken belongs to a dead process:
-the writer that ships that process's segments takes over its open doubts, but only once
-those segments are all shipped (telemetry.recovery), so that a doubt is never settled
-before the batch it is about has been written again.
+the next writer to look for dead processes' spools takes its open doubts over into its own
+ledger (telemetry.recovery) and settles them.
 """
 
 import fcntl
@@ -130,11 +129,10 @@ class DoubtLedger(Doubts):
         self.path, self._fd = path, fd
 
     def adopt_orphans(self) -> int:
-        """Take over the open doubts of dead processes whose segments are all shipped (gone
-        from the spool); how many were taken."""
+        """Take over the open doubts dead processes left in the directory; how many."""
         taken = 0
         for path in sorted(self.directory.glob("*" + SUFFIX)):
-            if path == self.path or _has_segments(path):
+            if path == self.path:
                 continue
             fd = spool.lock_orphan(path)
             if fd is None:
@@ -165,12 +163,6 @@ class DoubtLedger(Doubts):
             os.close(self._fd)
         self.path, self._fd = None, None
         self._open.clear()
-
-
-def _has_segments(ledger: Path) -> bool:
-    """Whether spool segments of the ledger's process are still there (unshipped)."""
-    pid = ledger.name.split("-", 1)[0]
-    return any(ledger.parent.glob(f"{pid}-*{spool.SUFFIX}"))
 
 
 def _read_open(fd: int, path: Path) -> list[Doubt]:

@@ -7,21 +7,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from telemetry.doubts import Doubt, DoubtLedger
-from telemetry.spool import Segment
 
 ROOT = Path(__file__).resolve().parents[2]
-# A process with one open doubt and one unshipped spool segment; it prints both paths.
+# A process with one open doubt; it prints its ledger's path.
 HOLD_A_DOUBT = """
 import sys, time
 from pathlib import Path
 from telemetry.doubts import Doubt, DoubtLedger
-from telemetry.spool import Segment
-directory = Path(sys.argv[1])
-segment = Segment.create(directory)
-segment.append(b'{"event_id": "e1"}\\n')
-ledger = DoubtLedger(directory)
+ledger = DoubtLedger(Path(sys.argv[1]))
 ledger.add(Doubt("primary", frozenset({"e1", "e2"}), None))
-print(ledger.path, segment.path, flush=True)
+print(ledger.path, flush=True)
 time.sleep(60)
 """
 
@@ -63,7 +58,7 @@ def test_open_doubts_are_left_at_close_and_taken_over_by_another_ledger(tmp_path
     assert ledgers(tmp_path) == [heir.path]  # theirs went once it was in ours
 
 
-def test_a_dead_process_doubts_are_taken_over_only_once_its_segments_are_gone(tmp_path):
+def test_a_live_process_doubts_are_not_taken_over_but_a_killed_ones_are(tmp_path):
     owner = subprocess.Popen(
         [sys.executable, "-c", HOLD_A_DOUBT, str(tmp_path)],
         cwd=ROOT,
@@ -71,14 +66,12 @@ def test_a_dead_process_doubts_are_taken_over_only_once_its_segments_are_gone(tm
         text=True,
     )
     try:
-        ledger_path, segment_path = map(Path, owner.stdout.readline().split())
+        ledger_path = Path(owner.stdout.readline().strip())
         heir = DoubtLedger(tmp_path)
         assert heir.adopt_orphans() == 0  # the owner lives: it holds the lock
     finally:
         owner.kill()  # SIGKILL: no cleanup of any kind
         owner.wait()
-    assert heir.adopt_orphans() == 0  # its batch may not be written again yet
-    Segment.adopt(segment_path).close(remove=True)  # shipped by the recovery
     assert heir.adopt_orphans() == 1
     assert [(d.store, d.ids) for d in heir] == [("primary", {"e1", "e2"})]
     assert not ledger_path.exists()
