@@ -5,7 +5,8 @@ Killing a server under load lands between a commit and its answer only now and t
 run in three found one such batch). Here the test arms the store with the server's PID, in
 the file `arm` of the directory named by LOST_ANSWER_DIR; the first worker to write a batch
 after that takes the file (a rename: one batch, one worker), stores the batch, SIGKILLs the
-server and raises the UncertainWrite the broken connection would have raised.
+server, says so (the file `fired`) and raises the UncertainWrite the broken connection would
+have raised.
 """
 
 import os
@@ -41,13 +42,17 @@ class AnswerLostOnArm(AnswerLost):
         except UncertainWrite:
             if self.server_pid is not None:  # stored, and now the answer is lost
                 os.kill(self.server_pid, signal.SIGKILL)
+                (_directory() / "fired").touch()  # only now may the test reap the server
             raise
 
 
+def _directory() -> Path:
+    return Path(os.environ[DIR_ENV])
+
+
 def _take_arm() -> int | None:
-    directory = Path(os.environ[DIR_ENV])
     try:
-        (directory / "arm").rename(directory / "fired")
+        (_directory() / "arm").rename(_directory() / "taken")
     except FileNotFoundError:
         return None
-    return int((directory / "fired").read_text())
+    return int((_directory() / "taken").read_text())
