@@ -17,9 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dgen_ping_site.clock import iso_utc
-from telemetry.backends.base import EventsRefused, PartialWrite, TelemetryBackend
+from telemetry.backends.base import EventsRefused, PartialWrite, TelemetryBackend, earliest
 from telemetry.quarantine import Quarantine
-from telemetry.query import parse_timestamp
 from telemetry.redact import describe_error
 from telemetry.spool import Segment
 
@@ -109,14 +108,5 @@ class Shipper:
         if not events:
             return events, True
         ids = [event["event_id"] for event in events]
-        moments = [_moment(event) for event in events]
-        since = None if None in moments else min(moments)
-        stored = self.store.existing_ids(ids, since=since)
+        stored = self.store.existing_ids(ids, since=earliest(events))
         return [e for e in events if e["event_id"] not in stored], bool(stored)
-
-
-def _moment(event: dict):
-    try:
-        return parse_timestamp(event["timestamp"])
-    except (KeyError, TypeError, ValueError):
-        return None

@@ -69,19 +69,8 @@ class Segment:
     @classmethod
     def adopt(cls, path: Path) -> "Segment | None":
         """Lock a segment whose owner is gone; None if it lives or the file went away."""
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_APPEND)
-        except FileNotFoundError:
-            return None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            # The owner may have deleted it (fully shipped) between our open and our lock.
-            if os.stat(path).st_ino == os.fstat(fd).st_ino:
-                return cls(path, fd)
-        except (BlockingIOError, FileNotFoundError):
-            pass
-        os.close(fd)
-        return None
+        fd = lock_orphan(path)
+        return None if fd is None else cls(path, fd)
 
     def append(self, line: bytes) -> None:
         """Add one line; callers serialise appends (writer.TelemetryWriter holds a lock)."""
@@ -139,6 +128,24 @@ class Segment:
     def forget(self) -> None:
         """Drop the fds inherited over fork without touching the parent's lock or files."""
         self.close(remove=False)
+
+
+def lock_orphan(path: Path) -> int | None:
+    """An fd on a file of a dead process (a segment, a ledger of doubts), locked by us now;
+    None if its process lives (it holds the lock) or the file went away."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        # The owner may have deleted it (done with) between our open and our lock.
+        if os.stat(path).st_ino == os.fstat(fd).st_ino:
+            return fd
+    except (BlockingIOError, FileNotFoundError):
+        pass
+    os.close(fd)
+    return None
 
 
 def parse_lines(lines: Collection[bytes]) -> Batch:

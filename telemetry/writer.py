@@ -6,7 +6,8 @@ started on first use in each process (so after gunicorn forks), ships the spool 
 into the failover chain of stores (telemetry.backends.chain, which alone decides where a
 batch goes: primary, backups, CSV), sets aside what no store will take
 (telemetry.quarantine), and ships the segments of processes that died
-(telemetry.recovery).
+(telemetry.recovery). The chain's doubts (events that may be in two stores) are kept in a
+ledger in the spool (telemetry.doubts), so that they outlive the process.
 """
 
 import atexit
@@ -20,6 +21,7 @@ from django.conf import settings
 
 from telemetry.backends import stores
 from telemetry.backends.chain import ChainStore
+from telemetry.doubts import DoubtLedger
 from telemetry.metrics.recording import WriterMetrics
 from telemetry.quarantine import Quarantine
 from telemetry.recovery import recover_orphans
@@ -49,6 +51,8 @@ class TelemetryWriter:
         self.pid = os.getpid()
         self.store = store
         self.spool = Spool(spool_dir, segment_bytes, max_overflow)
+        self.doubts = DoubtLedger(spool_dir)
+        store.keep_doubts_in(self.doubts)
         quarantine = Quarantine(quarantine_dir or Path(spool_dir) / "quarantine")
         self.shipper = Shipper(store=store, quarantine=quarantine, batch_size=batch_size)
         self.batch_size = batch_size
@@ -100,6 +104,7 @@ class TelemetryWriter:
                     if time.monotonic() >= next_recovery:
                         next_recovery = time.monotonic() + self.recovery_interval
                         self._recover()
+                    self.store.settle_doubts()  # idle, a store may have come back unasked
                     self._publish_metrics()
             except Exception as exc:  # the thread must outlive any surprise
                 logger.exception("Telemetry writer error")
@@ -139,7 +144,7 @@ class TelemetryWriter:
 
     def _recover(self) -> None:
         own = {segment.path for segment in self.spool.segments()}
-        self.recovered += recover_orphans(self.spool.directory, own, self.shipper)
+        self.recovered += recover_orphans(self.spool.directory, own, self.shipper, self.doubts)
 
     def _publish_metrics(self) -> None:
         """What /health shows, as Prometheus metrics (telemetry.metrics); once a round."""
@@ -165,31 +170,40 @@ class TelemetryWriter:
         """Events handed to this writer and not shipped yet."""
         return self.spool.appended - self.shipped
 
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Store what is spooled now, ours and dead processes'; True if nothing is left."""
+    def flush(self, timeout: float = 10.0, *, last: bool = False) -> bool:
+        """Store what is spooled now, ours and dead processes'; True if nothing is left.
+
+        `last` (at exit) also settles the open doubts, asking every store whatever its
+        cool-down: a store may be back that this process has not asked since.
+        """
         if not self._ship_lock.acquire(timeout=timeout):
             return False
         try:
             self._ship_own()
             self._recover()
+            if last:
+                self.store.settle_doubts(ignore_cool_downs=True)
             self._publish_metrics()
         finally:
             self._ship_lock.release()
         return self.pending() == 0
 
     def shutdown(self, timeout: float = 10.0) -> bool:
-        """Stop the thread, store everything, release the spool; True if nothing is left."""
+        """Stop the thread, store everything, release the spool (and the doubts left, for
+        the next process); True if nothing is left."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        done = self.flush(timeout)
+        done = self.flush(timeout, last=True)
         self.spool.close()
+        self.doubts.close()
         return done
 
     def forget(self) -> None:
         """In a forked child: let go of the parent's files without touching them."""
         self.spool.forget()
+        self.doubts.forget()
 
     def status(self) -> dict:
         """What /health shows; no I/O."""
@@ -201,6 +215,7 @@ class TelemetryWriter:
             "quarantined": self.shipper.quarantine.count,
             "corrupt": self.shipper.corrupt,
             "dropped": self.spool.dropped,
+            "doubts": len(self.doubts),
             "last_error": self.shipper.last_error or self.store.last_error(),
             "last_write": self.shipper.last_write,
             "stores": self.store.describe(),

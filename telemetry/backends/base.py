@@ -1,11 +1,11 @@
 """The interface every telemetry store implements, and the errors a write can end with."""
 
 import heapq
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from telemetry.query import EventFilter
+from telemetry.query import EventFilter, parse_timestamp
 from telemetry.schema import FIELDS, csv_cell
 
 # Where a page of newest-first events ends: (timestamp, event_id) of its last event.
@@ -41,14 +41,23 @@ class EventsRefused(PartialWrite):
 class UncertainWrite(Exception):
     """The store lost touch with the write after sending it: it may hold any of `ids`.
 
-    (A server killed between storing a batch and acknowledging it.) The chain writes the
-    events elsewhere, and once this store answers again, asks it which it holds and removes
-    those from where they went (telemetry.backends.chain), so none is stored twice.
+    (A server killed between storing a batch and acknowledging it.) The chain records the
+    doubt (telemetry.doubts), writes the events elsewhere, and once every store answers
+    again, leaves each of them in one store (telemetry.backends.chain).
     """
 
     def __init__(self, message: str, ids: set[str]):
         super().__init__(message)
         self.ids = ids
+
+
+def earliest(events: Iterable[dict]) -> datetime | None:
+    """The earliest event's time (None if one has none): the `since` to ask existing_ids
+    with about these events, as no copy of one can have been stored before it."""
+    try:
+        return min(parse_timestamp(event["timestamp"]) for event in events)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 class TelemetryBackend:
@@ -60,6 +69,8 @@ class TelemetryBackend:
     # What /health's database.status says while this store takes the writes in place of the
     # first store of the chain (telemetry.backends.chain).
     fallback_status = "fallback"
+    # Whether discard() can delete single events (a file of rows cannot).
+    can_discard = False
 
     def write_batch(self, events: Sequence[dict]) -> None:
         """Store all events or raise: EventsRefused for events it will never take,
@@ -113,10 +124,10 @@ class TelemetryBackend:
         """
         return []
 
-    def discard(self, ids: Collection[str]) -> bool:
-        """Delete these events if stored (copies the chain found in a store of record too);
-        False if this store cannot delete single events."""
-        return False
+    def discard(self, ids: Collection[str]) -> None:
+        """Delete these events where stored (copies the chain found in another store too);
+        only asked of stores that `can_discard`."""
+        raise NotImplementedError
 
     def owns(self, path: Path) -> bool:
         """Whether this file is part of the store (a replay must not import it into it)."""

@@ -18,9 +18,16 @@ not one per write. The last store of the chain is tried whenever nothing before 
 batch (with nowhere else to go, waiting would only delay the events). The chain is on its
 first store ("connected"), on another (that store's `fallback_status`: "backup",
 "csv_fallback") or on none ("unavailable": the events wait in the spool).
+
+A store may hold events the chain then stores elsewhere: one that lost touch mid-write
+(UncertainWrite), or one that could not be asked whether it holds a batch about to be
+written again (existing_ids). The chain records each such doubt before the events go
+anywhere else (telemetry.doubts: on disk, for whoever outlives this process), and settles it
+once every store can be asked: each event is left in one store.
 """
 
 import logging
+import math
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
@@ -32,7 +39,9 @@ from telemetry.backends.base import (
     Position,
     TelemetryBackend,
     UncertainWrite,
+    earliest,
 )
+from telemetry.doubts import Doubt, Doubts
 from telemetry.query import EventFilter
 from telemetry.redact import describe_error
 
@@ -57,15 +66,6 @@ class Link:
         return self.state != "down" or now >= self.retry_at
 
 
-@dataclass
-class Doubt:
-    """Events a store may hold (it lost touch mid-write) that another store took."""
-
-    uncertain: Link
-    copy: Link
-    ids: set[str]
-
-
 class ChainStore(TelemetryBackend):
     """Writes go down the chain; reads go to its first store, the store of record."""
 
@@ -80,29 +80,35 @@ class ChainStore(TelemetryBackend):
         self.clock = clock
         self.active: Link | None = None  # the store that took the last write
         self.status = "starting"
-        self.doubts: list[Doubt] = []
+        self.doubts = Doubts()
+
+    def keep_doubts_in(self, doubts: Doubts) -> None:
+        """Record doubts there from now on (the writer's ledger), with those open so far."""
+        for doubt in self.doubts:
+            doubts.add(doubt)
+        self.doubts = doubts
 
     # --- writing --------------------------------------------------------------------------
 
     def write_batch(self, events: Sequence[dict]) -> None:
         """Store the batch in the first store that takes it; raises EventsRefused (naming the
         store) for events that store refuses, StoresUnavailable if none took it."""
-        remaining, stored, uncertain = list(events), set(), []
+        remaining, stored = list(events), set()
         for link in self._candidates():
             try:
                 link.store.write_batch(remaining)
             except EventsRefused as exc:
-                self._took(link, uncertain, exc.stored_ids)
+                self._took(link)
                 raise EventsRefused(exc.refused, stored | exc.stored_ids, link.alias) from exc
             except Exception as exc:
                 self._failed(link, exc)
-                if isinstance(exc, UncertainWrite):
-                    uncertain.append((link, exc.ids))
+                if isinstance(exc, UncertainWrite):  # recorded before they go anywhere else
+                    self._doubt(link, exc.ids, earliest(events))
                 if isinstance(exc, PartialWrite):
                     stored |= exc.stored_ids
                     remaining = [e for e in remaining if e["event_id"] not in exc.stored_ids]
                 continue
-            self._took(link, uncertain, {event["event_id"] for event in remaining})
+            self._took(link)
             return
         self._set_status("unavailable")
         last = next((link.last_error for link in reversed(self.links) if link.last_error), "")
@@ -115,41 +121,70 @@ class ChainStore(TelemetryBackend):
             if link.due(now) or link is last:
                 yield link
 
-    def _took(self, link: Link, uncertain=(), ids: Collection[str] = ()) -> None:
+    def _took(self, link: Link) -> None:
         link.state, link.last_error = "up", None
         self.active = link
         self._set_status(self._status_of(link))
-        for doubtful, maybe in uncertain:
-            if maybe & set(ids):
-                self.doubts.append(Doubt(doubtful, link, maybe & set(ids)))
-        self._settle_doubts(link)
+        self.settle_doubts()
 
-    def _settle_doubts(self, returned: Link) -> None:
-        """A store that lost touch mid-write answers again: events it stored after all are
-        also where the chain sent them next. Remove one copy, from that other store or, if
-        it cannot delete (CSV), from the returned one (replay_telemetry brings them back
-        once): each event is stored once."""
-        for doubt in [d for d in self.doubts if d.uncertain is returned]:
+    # --- doubts: events that may be in two stores -----------------------------------------
+
+    def _doubt(self, link: Link, ids: Collection[str], since: datetime | None) -> None:
+        # A batch retried while its stores are down is asked about again and again: each
+        # event needs one open doubt per store, not one per try.
+        new = frozenset(ids) - self.doubts.ids_about(link.alias)
+        if new:
+            self.doubts.add(Doubt(link.alias, new, since))
+
+    def settle_doubts(self, *, ignore_cool_downs: bool = False) -> None:
+        """Settle the open doubts if every store can be asked now (none is cooling down):
+        each event a doubt names is left in one store. `ignore_cool_downs` asks the stores
+        anyway: a process's last chance, at exit (what is left stays in its ledger)."""
+        now = math.inf if ignore_cool_downs else self.clock()
+        for doubt in self.doubts:
+            held = self._holders(doubt, now)
+            if held is None:
+                return  # a store cannot be asked: another time
             try:
-                held = returned.store.existing_ids(doubt.ids)
-                removed_from = held and self._discard(held, doubt.copy, returned)
+                self._keep_one_copy(held)
             except Exception as exc:
                 logger.warning("Telemetry: cannot settle a doubtful write yet: %s", exc)
-                continue
-            self.doubts.remove(doubt)
-            if held:
-                logger.warning(
-                    "Telemetry: %d events were stored in both %s and %s (a write whose "
-                    "answer was lost): removed from %s",
-                    len(held),
-                    returned.alias,
-                    doubt.copy.alias,
-                    removed_from.alias if removed_from else "neither",
-                )
+                return
+            self.doubts.settled(doubt)
 
-    @staticmethod
-    def _discard(ids: set[str], *links: Link) -> Link | None:
-        return next((link for link in links if link.store.discard(ids)), None)
+    def _holders(self, doubt: Doubt, now: float) -> list[tuple[Link, set[str]]] | None:
+        """Which of the doubt's events each store holds; None if one cannot be asked now."""
+        held = []
+        for link in self.links:
+            if not link.due(now):
+                return None
+            try:
+                held.append((link, link.store.existing_ids(doubt.ids, since=doubt.since)))
+            except Exception as exc:
+                self._failed(link, exc)
+                return None
+        return held
+
+    def _keep_one_copy(self, held: list[tuple[Link, set[str]]]) -> None:
+        """Delete the extra copies. An event stays in the first store, in chain order, that
+        holds it, unless a store that cannot delete (CSV) holds it too: then it stays there,
+        and replay_telemetry brings it back to MongoDB, once."""
+        keeper: dict[str, Link] = {}
+        for link, ids in held:
+            for event_id in ids:
+                kept_by = keeper.get(event_id)
+                if kept_by is None or (kept_by.store.can_discard and not link.store.can_discard):
+                    keeper[event_id] = link
+        for link, ids in held:
+            extra = {event_id for event_id in ids if keeper[event_id] is not link}
+            if extra and link.store.can_discard:
+                link.store.discard(extra)
+                logger.warning(
+                    "Telemetry: %d events were stored twice (a write whose answer was lost, "
+                    "or a store that could not be asked): removed from %s",
+                    len(extra),
+                    link.alias,
+                )
 
     def _failed(self, link: Link, exc: Exception) -> None:
         link.state, link.retry_at = "down", self.clock() + self.retry_interval
@@ -241,16 +276,19 @@ class ChainStore(TelemetryBackend):
         return self.first.aggregate_usage(group_by, filters)
 
     def existing_ids(self, ids: Collection[str], since: datetime | None = None) -> set[str]:
-        """The ids any store of the chain holds (a store that is down is passed over)."""
+        """The ids the stores that answer hold. A store that is down is not asked (that
+        would only wait for its timeout), but it may hold some of them too: that is a doubt,
+        recorded here, so the events the caller now stores elsewhere end up in one store."""
         found: set[str] = set()
         now = self.clock()
         for link in self.links:
-            if not link.due(now):
-                continue  # down: asking would only wait for its timeout
             try:
-                found |= link.store.existing_ids(ids, since=since)
+                if link.due(now):
+                    found |= link.store.existing_ids(ids, since=since)
+                    continue
             except Exception as exc:
                 self._failed(link, exc)
+            self._doubt(link, ids, since)
         return found
 
     def close(self) -> None:

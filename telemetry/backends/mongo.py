@@ -71,6 +71,7 @@ MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 
 class MongoBackend(TelemetryBackend):
     fallback_status = "backup"
+    can_discard = True
 
     def __init__(
         self,
@@ -160,9 +161,8 @@ class MongoBackend(TelemetryBackend):
             ids = {document["_id"] for document in documents}
             raise UncertainWrite(f"{type(exc).__name__}: {exc}", ids) from exc
 
-    def discard(self, ids: Collection[str]) -> bool:
+    def discard(self, ids: Collection[str]) -> None:
         self._run(lambda c: c.delete_many({"_id": {"$in": list(ids)}}))
-        return True
 
     def iter_events(self, filters: EventFilter | None = None) -> Iterator[dict]:
         query = to_query(filters or EventFilter())

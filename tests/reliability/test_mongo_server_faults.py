@@ -8,15 +8,18 @@ request is answered as usual, and every request's event is stored exactly once a
 primary, backup and the CSV fallback, matched by X-Request-ID.
 """
 
+import dataclasses
 import os
 import signal
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from telemetry.backends.mongo import from_document
 from tests.mongo_server import MongoServer
+from tests.reliability import lost_answer
 from tests.reliability.accounting import Stored, assert_exactly_once, failed_writes, traffic
 from tests.reliability.conftest import scale
 from tests.reliability.gateway import Gateway, wait_until
@@ -33,6 +36,7 @@ class Rig:
     gateway: Gateway
     primary: MongoServer
     backup: MongoServer | None = None
+    lost_answer_dir: Path | None = None  # lossy_rig: where the primary is armed
 
     def events(self, server: MongoServer | None) -> list[dict]:
         if server is None:
@@ -62,6 +66,42 @@ def rig(gateways, mongo_servers):
         return Rig(gateway, *started)
 
     return make
+
+
+@pytest.fixture
+def lossy_rig(rig, tmp_path):
+    """lossy_rig(**env): a rig whose primary can be made to lose the answer to a write."""
+
+    def make(**env) -> Rig:
+        directory = tmp_path / "lost-answer"
+        directory.mkdir()
+        settings = "tests.reliability.lost_answer_settings"
+        made = rig(DJANGO_SETTINGS_MODULE=settings, LOST_ANSWER_DIR=str(directory), **env)
+        return dataclasses.replace(made, lost_answer_dir=directory)
+
+    return make
+
+
+def lose_an_answer(rig: Rig) -> list[str]:
+    """One batch is stored in the primary, whose server then dies before answering; the
+    chain writes it to the backup too (and every batch after it). The requests sent, each
+    stored by now (some in the primary only: written before the server died)."""
+    lost_answer.arm(rig.lost_answer_dir, rig.primary.process.pid)
+    sent = traffic(rig.gateway, 8)
+    assert wait_until(lambda: lost_answer.fired(rig.lost_answer_dir))
+    rig.primary.kill()  # dead already: reaped
+    assert wait_until(lambda: nothing_spooled(rig.gateway))
+    return sent
+
+
+def nothing_spooled(gateway: Gateway) -> bool:
+    """Ten /health answers in a row (so both workers, most likely) with no event waiting."""
+    answers = [gateway.health() for _ in range(10)]
+    return all(answer and answer["database"]["spooled"] == 0 for answer in answers)
+
+
+def doubts_left(gateway: Gateway) -> list:
+    return sorted((gateway.home / "spool").glob("*.doubts"))
 
 
 def send(gateway: Gateway, n: int) -> str | None:
@@ -194,3 +234,40 @@ def test_killed_workers_spooled_events_are_recovered_into_mongodb(rig, report):
     figures = assert_exactly_once(stored, sent)
     assert len(stored.mongo) == len(sent)
     report.record("workers killed, spools recovered into mongodb", **figures)
+
+
+def test_a_lost_answer_is_settled_when_the_service_stops_right_after_the_primary_returns(
+    lossy_rig, report
+):
+    """What failed one full run in three: the gateway stopped before any worker had gone
+    back to the returned primary (here: a long retry interval), so the worker that lost the
+    answer never asked it, and the batch stayed in both servers."""
+    rig = lossy_rig(TELEMETRY_RETRY_PRIMARY_INTERVAL="30", MONGO_TIMEOUT_MS="1000")
+    rig.gateway.start()
+    before = traffic(rig.gateway, 8)
+    during = lose_an_answer(rig)
+    rig.primary.start()
+    assert rig.request_ids(rig.primary) & rig.request_ids(rig.backup), "in both, for now"
+    stored = rig.stop()
+    figures = assert_exactly_once(stored, before + during)
+    assert doubts_left(rig.gateway) == []
+    report.record("lost answer, stopped right after the primary returned", **figures)
+
+
+def test_a_lost_answer_outlives_the_worker_that_had_it(lossy_rig, report):
+    """The workers are killed while the primary is down: their replacements take over the
+    doubt with the spool and settle it once the primary answers."""
+    rig = lossy_rig(TELEMETRY_RETRY_PRIMARY_INTERVAL="1", MONGO_TIMEOUT_MS="1000")
+    rig.gateway.start()
+    before = traffic(rig.gateway, 8)
+    during = lose_an_answer(rig)
+    killed = rig.gateway.workers()
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
+    assert wait_until(lambda: len(rig.gateway.workers() - killed) == 2)
+    after = traffic(rig.gateway, 8)
+    rig.primary.start()
+    assert wait_until(lambda: doubts_left(rig.gateway) == [])  # settled by the replacements
+    stored = rig.stop()
+    figures = assert_exactly_once(stored, before + during + after)
+    report.record("lost answer, workers killed before the primary returned", **figures)

@@ -1,4 +1,5 @@
-"""A MongoDB stand-in for tests: mongomock behind a switch that makes a URI unreachable.
+"""A MongoDB stand-in for tests: mongomock behind a switch that makes a URI unreachable
+(and AnswerLost, a store whose server "dies" between storing a batch and answering).
 
 Use "tests.telemetry.fakes.FlakyMongoClient" as MongoBackend's client_factory. While a URI
 is in DOWN, every operation raises the pymongo error mapped to it, as a real driver would
@@ -13,6 +14,9 @@ import mongomock
 import pymongo.collection
 import pymongo.database
 from pymongo.errors import BulkWriteError, PyMongoError, ServerSelectionTimeoutError
+
+from telemetry.backends.base import UncertainWrite
+from telemetry.backends.mongo import MongoBackend
 
 DOWN: dict[str, type[PyMongoError]] = {}
 # uri -> error code: insert_many stores the first half of a batch, then fails the rest.
@@ -114,3 +118,21 @@ def down(uri: str, error: type[PyMongoError] = ServerSelectionTimeoutError) -> N
 
 def up(uri: str) -> None:
     DOWN.pop(uri, None)
+
+
+class AnswerLost(MongoBackend):
+    """Stores the next batch, then loses the answer, as a server killed right after
+    committing it would (subclasses say when, with `lose`)."""
+
+    lose_next = True
+
+    def lose(self) -> bool:
+        lose, self.lose_next = self.lose_next, False
+        return lose
+
+    def write_batch(self, events):
+        lose = self.lose()
+        super().write_batch(events)
+        if lose:
+            ids = {event["event_id"] for event in events}
+            raise UncertainWrite("AutoReconnect: connection closed after the write", ids)

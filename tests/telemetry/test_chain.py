@@ -6,11 +6,13 @@ only time is the test's, so "once per interval" is counted, never timed.
 
 import pytest
 
-from telemetry.backends.base import EventsRefused, UncertainWrite
+from telemetry.backends.base import EventsRefused
 from telemetry.backends.chain import ChainStore, StoresUnavailable
 from telemetry.backends.csv import CSVBackend
 from telemetry.backends.mongo import MongoBackend
+from telemetry.doubts import DoubtLedger
 from tests.telemetry.conftest import make_event
+from tests.telemetry.fakes import AnswerLost
 
 
 class Clock:
@@ -165,39 +167,94 @@ def test_an_idle_probe_returns_to_a_healthy_primary_without_traffic(rig):
     assert chain.status == "connected"
 
 
-class AnswerLost(MongoBackend):
-    """Stores the batch, then loses the answer (as a server killed right after committing)."""
+def ids(events: list[dict]) -> set[str]:
+    return {event["event_id"] for event in events}
 
-    lose_next = True
 
-    def write_batch(self, events):
-        super().write_batch(events)
-        if self.lose_next:
-            self.lose_next = False
-            raise UncertainWrite("connection reset", {e["event_id"] for e in events})
+@pytest.fixture
+def lossy(mongo_server, mongo_db, tmp_path):
+    """lossy(copy): a chain whose primary loses the answer to its first write, over the shared
+    server, with a ledger of doubts in tmp_path/spool; then `copy`: "backup" or "csv"."""
+    made = []
+
+    def make(copy: str = "backup", primary=AnswerLost) -> tuple[ChainStore, Clock]:
+        first = primary(uri=mongo_server.uri, db_name=mongo_db)
+        if copy == "backup":
+            other = MongoBackend(uri=mongo_server.uri, db_name=mongo_db + "_copy")
+        else:
+            other = CSVBackend(tmp_path / "csv")
+        clock = Clock()
+        chain = ChainStore([("primary", first), (copy, other)], 30.0, clock)
+        chain.keep_doubts_in(DoubtLedger(tmp_path / "spool"))
+        made.append(chain)
+        return chain, clock
+
+    yield make
+    with mongo_server.client() as client:
+        client.drop_database(mongo_db + "_copy")
+    for chain in made:
+        chain.close()
 
 
 @pytest.mark.parametrize("copy", ["backup", "csv"])
-def test_a_write_whose_answer_was_lost_is_stored_once_when_the_store_returns(
-    mongo_server, mongo_db, tmp_path, copy
-):
-    primary = AnswerLost(uri=mongo_server.uri, db_name=mongo_db)
-    if copy == "backup":
-        other = MongoBackend(uri=mongo_server.uri, db_name=mongo_db + "_copy")
-    else:
-        other = CSVBackend(tmp_path / "csv")
-    clock = Clock()
-    chain = ChainStore([("primary", primary), (copy, other)], 30.0, clock)
+def test_a_write_whose_answer_was_lost_is_stored_once_when_the_store_returns(lossy, copy):
+    chain, clock = lossy(copy)
+    primary, other = chain.links[0].store, chain.links[1].store
     lost = batch()
     chain.write_batch(lost)  # in the primary, and (not knowing it) in the other store too
-    assert stored(primary) == stored(other) == {e["event_id"] for e in lost}
+    assert stored(primary) == stored(other) == ids(lost)
     clock.now += 31
     chain.write_batch(batch())  # the primary takes writes again: the doubt is settled
     in_both = stored(primary) & stored(other)
-    assert in_both == set() and {e["event_id"] for e in lost} <= stored(primary) | stored(other)
+    assert in_both == set() and ids(lost) <= stored(primary) | stored(other)
     # Removed from the backup; a CSV file cannot delete a row, so from the primary instead
     # (replay_telemetry brings them back from the CSV fallback, once).
-    assert ({e["event_id"] for e in lost} <= stored(primary)) == (copy == "backup")
-    with mongo_server.client() as client:
-        client.drop_database(mongo_db + "_copy")
-    chain.close()
+    assert (ids(lost) <= stored(primary)) == (copy == "backup")
+    assert len(chain.doubts) == 0
+
+
+def test_a_doubt_outlives_the_chain_that_had_it(lossy, tmp_path):
+    chain, _ = lossy()
+    lost = batch()
+    chain.write_batch(lost)  # in both; the primary cools down for 30 s
+    chain.doubts.close()  # the process ends before it asks the primary again
+    heir, _ = lossy(primary=MongoBackend)  # the next process, on the same spool
+    assert heir.doubts.adopt_orphans() == 1
+    heir.write_batch(batch())  # its first write goes to the primary, which answers
+    primary, backup = heir.links[0].store, heir.links[1].store
+    assert ids(lost) <= stored(primary) and stored(backup) & ids(lost) == set()
+    assert list((tmp_path / "spool").glob("*.doubts")) == []
+
+
+def test_a_lost_answer_stays_in_doubt_when_no_store_takes_the_batch(lossy, tmp_path):
+    chain, clock = lossy("csv")
+    (tmp_path / "csv").write_text("a file where the directory should be")
+    lost = batch()
+    with pytest.raises(StoresUnavailable):
+        chain.write_batch(lost)  # the primary stored it unanswered; the CSV store failed
+    (tmp_path / "csv").unlink()
+    chain.write_batch(lost)  # the spool's retry: the primary cools down, the CSV store takes it
+    clock.now += 31
+    chain.write_batch(batch())
+    primary, csv = chain.links[0].store, chain.links[1].store
+    assert stored(primary) & stored(csv) == set() and ids(lost) <= stored(csv)
+
+
+def test_a_store_that_cannot_be_asked_is_in_doubt_until_it_answers(rig):
+    """The recovery of a dead process's segment asks which events are stored already: a
+    store that is down may hold some (written just before the process died)."""
+    chain, clock, primary_server, _ = rig
+    primary, backup = chain.links[0].store, chain.links[1].store
+    orphaned = batch()
+    primary.write_batch(orphaned)  # by a process that died before saving its checkpoint
+    primary_server.kill()
+    chain.write_batch(batch())  # finds the primary dead: it cools down
+    assert chain.existing_ids(ids(orphaned)) == set()  # the backup answers; not the primary
+    doubts = len(chain.doubts)
+    assert chain.existing_ids(ids(orphaned)) == set() and len(chain.doubts) == doubts
+    chain.write_batch(orphaned)  # so the recovery stores them again: in the backup
+    primary_server.start()
+    clock.now += 31
+    chain.write_batch(batch())
+    assert ids(orphaned) <= stored(primary) and ids(orphaned) & stored(backup) == set()
+    assert len(chain.doubts) == 0

@@ -17,7 +17,7 @@ from telemetry.backends.mongo import MongoBackend
 from telemetry.spool import Segment
 from telemetry.writer import TelemetryWriter
 from tests.telemetry.conftest import FLAKY_CLIENT, make_event
-from tests.telemetry.fakes import server
+from tests.telemetry.fakes import AnswerLost, server
 
 ROOT = Path(__file__).resolve().parents[2]
 PRIMARY, BACKUP = "mongodb://primary:27017", "mongodb://backup:27017"
@@ -234,6 +234,36 @@ def test_shutdown_with_no_store_leaves_the_spool_for_the_next_process(make_write
     assert successor.flush(timeout=5)
     assert len(csv_ids(CSVBackend(blocker))) == 4 and successor.status()["recovered"] == 4
     assert segments(tmp_path) == []
+
+
+@pytest.mark.parametrize("primary_back_at_exit", [True, False])
+def test_a_lost_answer_is_settled_at_exit_or_by_the_next_process(
+    make_writer, tmp_path, flaky_mongo, primary_back_at_exit
+):
+    csv = CSVBackend(tmp_path / "csv")
+    primary = AnswerLost(uri=PRIMARY, client_factory=FLAKY_CLIENT)
+    first = make_writer(primary, fake_mongo(BACKUP), csv, retry_interval=30)
+    events = [make_event() for _ in range(5)]
+    for event in events:
+        first.emit(event)
+    assert eventually(lambda: first.pending() == 0)
+    ids = {event["event_id"] for event in events}
+    # In both, and the primary is not asked again for 30 s.
+    assert mongo_ids(PRIMARY) == mongo_ids(BACKUP) == ids
+    assert first.status()["doubts"] == 1
+    if not primary_back_at_exit:
+        flaky_mongo.down(PRIMARY)
+    first.shutdown(timeout=5)  # at exit, every store is asked, cool-down or not
+    if not primary_back_at_exit:
+        assert len(ledgers(tmp_path)) == 1  # left in the spool for the next process
+        flaky_mongo.up(PRIMARY)
+        make_writer(fake_mongo(), fake_mongo(BACKUP), csv, retry_interval=30)
+    assert eventually(lambda: ledgers(tmp_path) == [])
+    assert (mongo_ids(PRIMARY), mongo_ids(BACKUP)) == (ids, set())
+
+
+def ledgers(tmp_path) -> list[Path]:
+    return sorted((tmp_path / "spool").glob("*.doubts"))
 
 
 CRASH_AFTER_STORING_BEFORE_CHECKPOINT = """
