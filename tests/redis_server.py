@@ -1,7 +1,8 @@
 """A real redis-server on 127.0.0.1 for the tests that need one (shared rate limits, the
 budget ledger). Each module that uses `redis_url` gets its own server, which it may stop.
 
-Skips, saying so, when redis-server is not on PATH (Debian: `apt-get install redis-server`).
+Skips, saying so, when redis-server is not on PATH (Debian: `apt-get install redis-server`);
+fails instead in CI, which installs it.
 """
 
 import shutil
@@ -12,13 +13,14 @@ import pytest
 import redis
 
 from tests.telemetry import servers
+from tests.tools import missing_tool
 
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory):
     binary = shutil.which("redis-server")
     if binary is None:
-        pytest.skip("redis-server is not on PATH: install it (apt-get install redis-server)")
+        missing_tool("redis-server is not on PATH: install it (apt-get install redis-server)")
     port = servers.free_port()
     command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
     command += ["--appendonly", "no", "--dir", str(tmp_path_factory.mktemp("redis"))]

@@ -13,9 +13,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from tests.telemetry import servers
+from tests.tools import missing_tool
 
 TEMPLATE = servers.ROOT / "deploy" / "nginx" / "dgen-ping.conf.template"
 MAIN = """\
@@ -38,7 +37,7 @@ http {{
 def nginx_binary() -> str:
     found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
     if not found:
-        pytest.skip("nginx is not installed (Debian: apt-get install nginx-light)")
+        missing_tool("nginx is not installed (Debian: apt-get install nginx-light)")
     return found
 
 
