@@ -240,6 +240,9 @@ class ChainStore(TelemetryBackend):
     ) -> list[dict]:
         return self.first.aggregate_usage(group_by, filters)
 
+    def rollup_rows(self, cube: str, filters: EventFilter, *, percentiles: bool = True):
+        return self.first.rollup_rows(cube, filters, percentiles=percentiles)
+
     def existing_ids(self, ids: Collection[str], since: datetime | None = None) -> set[str]:
         """The ids any store of the chain holds (a store that is down is passed over)."""
         found: set[str] = set()

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from telemetry import backends
+from telemetry.histogram import RELATIVE_ERROR
 from telemetry.schema import build_event
 from tests.telemetry import fakes
 
@@ -29,6 +30,12 @@ def make_event(**fields) -> dict:
 REPORT_MONGO = "mongodb://reports:27017"
 CSV_BACKEND = "telemetry.backends.csv.CSVBackend"
 MONGO_BACKEND = "telemetry.backends.mongo.MongoBackend"
+
+
+def near(latency: float | None):
+    """A latency percentile as reports give it: from the rollups' histograms, within their
+    stated error of the exact nearest-rank value (telemetry.histogram)."""
+    return None if latency is None else pytest.approx(latency, rel=RELATIVE_ERROR)
 
 
 def at(day: int, hour: int = 12, minute: int = 0, ms: int = 0) -> str:

@@ -6,10 +6,12 @@ only time is the test's, so "once per interval" is counted, never timed.
 
 import pytest
 
+from telemetry import rollups
 from telemetry.backends.base import EventsRefused, UncertainWrite
 from telemetry.backends.chain import ChainStore, StoresUnavailable
 from telemetry.backends.csv import CSVBackend
 from telemetry.backends.mongo import MongoBackend
+from telemetry.query import EventFilter
 from tests.telemetry.conftest import make_event
 
 
@@ -198,6 +200,9 @@ def test_a_write_whose_answer_was_lost_is_stored_once_when_the_store_returns(
     # Removed from the backup; a CSV file cannot delete a row, so from the primary instead
     # (replay_telemetry brings them back from the CSV fallback, once).
     assert ({e["event_id"] for e in lost} <= stored(primary)) == (copy == "backup")
+    # Each store's rollups count what it holds: the copy removed, and only that.
+    for store in (primary, other):
+        assert rollups.verify(store, EventFilter())[1] == []
     with mongo_server.client() as client:
         client.drop_database(mongo_db + "_copy")
     chain.close()

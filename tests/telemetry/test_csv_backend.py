@@ -1,10 +1,11 @@
-import csv
+import io
 import multiprocessing
 import os
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from telemetry.backends import csv as csv_backend
 from telemetry.backends.csv import CSVBackend
 from telemetry.schema import CSV_HEADER, SCHEMA_VERSION
 from tests.telemetry import processes
@@ -116,25 +117,20 @@ def test_a_file_found_empty_then_written_during_the_read_is_not_misread(tmp_path
     # file without a header (it failed with a TypeError, seen by tests/reliability).
     store = CSVBackend(tmp_path)
     store.path.touch()
-    real_reader = csv.reader
+    real_open = open
 
-    class ReaderRacedByAWriter:
-        def __init__(self, handle):
-            self.rows, self.raced = real_reader(handle), False
+    class FileRacedByAWriter(io.BufferedReader):
+        def readline(self, *args):
+            line = super().readline(*args)
+            if not line:  # the file was empty: now the writer writes
+                store.write_batch([make_event(request_id="late")])
+            return line
 
-        def __iter__(self):
-            return self
+    def racing_open(path, mode="r", *args, **kwargs):
+        handle = real_open(path, mode, *args, **kwargs)
+        return FileRacedByAWriter(handle.detach()) if mode == "rb" else handle
 
-        def __next__(self):
-            try:
-                return next(self.rows)
-            except StopIteration:
-                if not self.raced:  # the file was empty: now the writer writes
-                    self.raced = True
-                    store.write_batch([make_event(request_id="late")])
-                raise
-
-    monkeypatch.setattr(csv, "reader", ReaderRacedByAWriter)
+    monkeypatch.setattr(csv_backend, "open", racing_open, raising=False)
     assert list(store.iter_events()) == []
     monkeypatch.undo()
     assert [event["request_id"] for event in store.iter_events()] == ["late"]
