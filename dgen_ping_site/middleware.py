@@ -8,8 +8,9 @@ from django.http import JsonResponse
 
 from dgen_ping_site.exceptions import error_body
 
-# The admin's pages, and the usage reports a signed-in staff user may read (telemetry.urls).
-SESSION_PATHS = ("/admin/", "/api/telemetry/")
+# The admin's pages, and the usage reports a signed-in staff user may read (telemetry.urls,
+# the dashboard).
+SESSION_PATHS = ("/admin/", "/api/telemetry/", "/dashboard/")
 
 
 class RequestBodyLimitMiddleware:

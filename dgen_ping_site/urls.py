@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("telemetry.urls")),
     path("", include("llmproxy.urls")),
+    path("", include("telemetry.dashboard.urls")),
     path("api/schema/", views.SchemaView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
@@ -17,6 +18,9 @@ urlpatterns = [
     # Last: unknown paths get a JSON 404 in development too (Django's debug page is HTML).
     re_path(r"^(?!static/).*$", exceptions.not_found),
 ]
+
+# The admin's index links to the usage dashboard.
+admin.site.index_template = "telemetry/admin_index.html"
 
 handler400 = exceptions.bad_request
 handler403 = exceptions.permission_denied
