@@ -81,8 +81,9 @@ class CSVBackend(TelemetryBackend):
             end = stat.st_size + len(data)
             try:
                 self._rollups.appended(self.path, stat.st_ino, stat.st_size, end, events)
-            except (OSError, sqlite3.Error) as exc:
-                # The rows are stored: the next read counts them from the file instead.
+            except Exception as exc:
+                # The rows are stored, so the write must not look failed (it would be
+                # retried, and stored twice): the next read counts them from the file.
                 logger.warning("Telemetry rollups not updated: %s", describe_error(exc))
 
     @contextmanager

@@ -317,7 +317,7 @@ def _identify(path: Path) -> tuple[int, int, str] | None:
     try:
         with open(path, "rb") as handle:
             stat = os.fstat(handle.fileno())
-            head = handle.read(64 * 1024)
+            head = handle.read(8192)  # the header and the start of the first row
     except FileNotFoundError:
         return None
     _, newline, rest = head.partition(b"\n")

@@ -44,7 +44,6 @@ try:
         ConnectionFailure,
         InvalidURI,
         OperationFailure,
-        PyMongoError,
         ServerSelectionTimeoutError,
         WriteConcernError,
     )
@@ -213,8 +212,10 @@ class MongoBackend(TelemetryBackend):
         counted = [document for document in documents if document["_id"] in inserted]
         try:
             mongo_rollups.add(self.rollups_collection(), counted, sign)
-        except PyMongoError as exc:
-            # Not retried: part of the increments may have been applied.
+        except Exception as exc:
+            # The events are stored whatever happens here: the write must not look failed
+            # (the chain would store them again elsewhere). Not retried either: part of the
+            # increments may have been applied.
             logger.warning(
                 "Telemetry rollups missed %d events (%s): run `manage.py telemetry_rollups "
                 "--verify`",

@@ -35,6 +35,7 @@ except ImportError:  # pragma: no cover - pymongo is in requirements/base.txt
 META = "meta"
 DUPLICATE_KEY = 11000
 SECONDS_PER_DAY = 86400
+REBUILD_BATCH = 1000  # documents per insert: each well within the store's socket timeout
 _SUMS = ("requests", "errors", *TOKEN_FIELDS, "nanos")
 _RANGE = ("latency_min", "latency_max")
 # The fields a recount reads of each event (telemetry.rollups.tally).
@@ -112,17 +113,23 @@ def _increment(cube: str, key: Key, totals: Totals, sign: int):
 
 
 def rebuild(events, collection) -> int:
-    """Count every event of `events` into fresh rollups; how many were counted.
+    """Count every event of `events` (a collection) into fresh rollups; how many were
+    counted.
 
     Events stored meanwhile by a running gateway may be missed or counted twice: rebuild
     when no process writes to this store, or run --verify afterwards.
     """
     projection = dict.fromkeys(COUNTED_FIELDS, 1)
-    counted = rollups.tally(events.find({}, projection).batch_size(5000))
+    return replace(collection, events.find({}, projection).batch_size(5000))
+
+
+def replace(collection, events: Iterable[Mapping]) -> int:
+    """Make the rollups those of exactly these events (all the store holds); how many."""
+    counted = rollups.tally(events)
     collection.delete_many({})
     documents = [_document(cube, key, t) for cube, key, t in rollups.cube_rows(counted)]
-    for start in range(0, len(documents), 10_000):
-        collection.insert_many(documents[start : start + 10_000], ordered=False)
+    for start in range(0, len(documents), REBUILD_BATCH):
+        collection.insert_many(documents[start : start + REBUILD_BATCH], ordered=False)
     _mark_counted(collection)
     return sum(totals.requests for totals in counted.values())
 

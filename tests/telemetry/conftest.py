@@ -1,10 +1,13 @@
 """Fixtures for the telemetry tests (the pipeline fixture `recorded` is in tests/conftest.py)."""
 
+import uuid
 from pathlib import Path
 
 import pytest
 
 from telemetry import backends
+from telemetry.backends.csv import CSVBackend
+from telemetry.backends.mongo import MongoBackend
 from telemetry.histogram import RELATIVE_ERROR
 from telemetry.schema import build_event
 from tests.telemetry import fakes
@@ -18,6 +21,24 @@ def flaky_mongo():
     fakes.reset()
     yield fakes
     fakes.reset()
+
+
+@pytest.fixture(params=["csv", "mongomock", "mongodb"])
+def backend(request, tmp_path):
+    """Each store in turn: CSV, mongomock, a real MongoDB-protocol server (SecantusDB, or
+    the mongod at TEST_MONGO_URI)."""
+    if request.param == "csv":
+        store = CSVBackend(tmp_path)
+    elif request.param == "mongomock":
+        # Its own data (fakes.server keeps each URI's): mongomock, behind the fake that
+        # passes it the rollups' bulk writes.
+        uri = f"mongodb://store-{uuid.uuid4().hex[:8]}"
+        store = MongoBackend(uri=uri, client_factory=FLAKY_CLIENT)
+    else:
+        server = request.getfixturevalue("mongo_server")
+        store = MongoBackend(uri=server.uri, db_name=request.getfixturevalue("mongo_db"))
+    yield store
+    store.close()
 
 
 def make_event(**fields) -> dict:

@@ -19,6 +19,20 @@ def append_batches(directory: str, max_bytes: int, worker: int, batches: int, si
         store.write_batch(events)
 
 
+def race_writers(directory: str, max_bytes: int, workers: int, batches: int, size: int) -> None:
+    """append_batches in `workers` processes at once (spawned: nothing inherited)."""
+    import multiprocessing
+
+    spawn = multiprocessing.get_context("spawn")
+    args = [(directory, max_bytes, worker, batches, size) for worker in range(workers)]
+    jobs = [spawn.Process(target=append_batches, args=a) for a in args]
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join(60)
+        assert job.exitcode == 0
+
+
 def write_past_a_size_limit(directory: str, headroom: int) -> str:
     """Write a batch that cannot fit under RLIMIT_FSIZE, as on a full disk; report the error."""
     store = CSVBackend(Path(directory))

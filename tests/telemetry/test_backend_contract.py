@@ -6,28 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from telemetry.backends.csv import CSVBackend
-from telemetry.backends.mongo import MongoBackend
 from telemetry.query import EventFilter
-from tests.telemetry.conftest import FLAKY_CLIENT, make_event
+from tests.telemetry.conftest import make_event
 
-STORES = ["csv", "mongomock", "mongodb"]
-
-
-@pytest.fixture(params=STORES)
-def backend(request, tmp_path):
-    if request.param == "csv":
-        store = CSVBackend(tmp_path)
-    elif request.param == "mongomock":
-        # Its own data (fakes.server keeps each URI's): mongomock, behind the fake that
-        # passes it the rollups' bulk writes.
-        uri = f"mongodb://contract-{uuid.uuid4().hex[:8]}"
-        store = MongoBackend(uri=uri, client_factory=FLAKY_CLIENT)
-    else:
-        server = request.getfixturevalue("mongo_server")
-        store = MongoBackend(uri=server.uri, db_name=request.getfixturevalue("mongo_db"))
-    yield store
-    store.close()
+# The stores: the `backend` fixture (tests/telemetry/conftest.py).
 
 
 def at(day: int, hour: int = 12, ms: int = 0) -> str:

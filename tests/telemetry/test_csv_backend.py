@@ -52,14 +52,7 @@ def test_yesterdays_file_is_rotated_on_the_first_write_of_the_day(tmp_path):
 
 def test_concurrent_writer_processes_leave_only_whole_rows_and_the_exact_count(tmp_path):
     workers, batches, size = 4, 25, 20
-    spawn = multiprocessing.get_context("spawn")
-    args = [(str(tmp_path), 40_000, w, batches, size) for w in range(workers)]
-    jobs = [spawn.Process(target=processes.append_batches, args=a) for a in args]
-    for job in jobs:
-        job.start()
-    for job in jobs:
-        job.join(60)
-        assert job.exitcode == 0
+    processes.race_writers(str(tmp_path), 40_000, workers, batches, size)
     store = CSVBackend(tmp_path)
     events = list(store.iter_events())
     assert len(store.files()) > 1  # rotation happened while they raced

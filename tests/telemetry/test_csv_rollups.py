@@ -35,14 +35,7 @@ def run(target, *args) -> int:
 
 def test_writer_processes_count_their_own_batches_as_they_race(tmp_path):
     workers, batches, size = 4, 15, 20
-    spawn = multiprocessing.get_context("spawn")
-    args = [(str(tmp_path), 30_000, w, batches, size) for w in range(workers)]
-    jobs = [spawn.Process(target=processes.append_batches, args=a) for a in args]
-    for job in jobs:
-        job.start()
-    for job in jobs:
-        job.join(60)
-        assert job.exitcode == 0
+    processes.race_writers(str(tmp_path), 30_000, workers, batches, size)
     store = CSVBackend(tmp_path)
     assert len(store.files()) > 1  # rotation happened while they raced
     # Every byte of every file was counted by its writer, under the file's lock.
@@ -82,7 +75,9 @@ def test_files_that_leave_the_store_take_their_rows_with_them(tmp_path):
     os.utime(old, (past, past))
     assert store.prune(datetime.now(UTC) - timedelta(days=5)) == [old]
     assert agrees(store) == 25 == requests(store)
-    assert len(counts(store)) == 1
+    with sqlite3.connect(tmp_path / "rollups.sqlite3") as db:  # and the database forgot it
+        assert db.execute("SELECT count(*), count(DISTINCT id) FROM files").fetchone() == (1, 1)
+        assert db.execute("SELECT count(DISTINCT file) FROM rollups").fetchone() == (1,)
 
 
 def test_files_the_rollups_never_saw_are_counted_when_read(tmp_path):

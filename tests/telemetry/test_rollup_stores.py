@@ -3,8 +3,8 @@ writes, duplicates, refusals (the quarantine), removals, failover and replay; on
 mongomock, and on a real MongoDB-protocol server."""
 
 import io
+import json
 import sqlite3
-import uuid
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -17,23 +17,11 @@ from telemetry.backends.mongo import MongoBackend
 from telemetry.query import EventFilter
 from telemetry.replay import replay_file
 from tests.telemetry.conftest import FLAKY_CLIENT, make_event, use_store
+
+# The stores: the `backend` fixture (tests/telemetry/conftest.py).
 from tests.telemetry.test_rollups import approximately, traffic
 
 EVERYTHING = EventFilter()
-
-
-@pytest.fixture(params=["csv", "mongomock", "mongodb"])
-def store(request, tmp_path, flaky_mongo):
-    if request.param == "csv":
-        backend = CSVBackend(tmp_path / "csv")
-    elif request.param == "mongomock":
-        uri = f"mongodb://rollups-{uuid.uuid4().hex[:8]}"
-        backend = MongoBackend(uri=uri, client_factory=FLAKY_CLIENT)
-    else:
-        server = request.getfixturevalue("mongo_server")
-        backend = MongoBackend(uri=server.uri, db_name=request.getfixturevalue("mongo_db"))
-    yield backend
-    backend.close()
 
 
 def agrees(store) -> int:
@@ -53,34 +41,34 @@ def write_in_batches(store, events: list[dict], size: int = 100) -> None:
         store.write_batch(events[start : start + size])
 
 
-def test_rollups_agree_with_a_recount_and_give_the_events_usage(store):
+def test_rollups_agree_with_a_recount_and_give_the_events_usage(backend):
     events = traffic(500)
-    write_in_batches(store, events)
-    assert agrees(store) == 500
+    write_in_batches(backend, events)
+    assert agrees(backend) == 500
     for group_by in [("soeid",), ("day", "model"), ("status",), ("token",)]:
-        found = store.rollup_rows(rollups.cube_for(group_by), EVERYTHING)
-        exact = store.aggregate_usage(group_by, EVERYTHING)
+        found = backend.rollup_rows(rollups.cube_for(group_by), EVERYTHING)
+        exact = backend.aggregate_usage(group_by, EVERYTHING)
         assert rollups.usage_rows(found, group_by) == approximately(exact)
 
 
-def test_rollups_of_whole_days_and_filters(store):
-    write_in_batches(store, traffic(300))
+def test_rollups_of_whole_days_and_filters(backend):
+    write_in_batches(backend, traffic(300))
     days = EventFilter(since=rollups.midnight("2025-01-02"), until=rollups.midnight("2025-01-04"))
     alice = EventFilter(since=days.since, until=days.until, soeid="alice", model="gpt")
     for filters in (days, alice):
-        assert rollups.verify(store, filters)[1] == []
-        found = rollups.usage_rows(store.rollup_rows("all", filters), ("day",))
-        assert found == approximately(store.aggregate_usage(("day",), filters))
+        assert rollups.verify(backend, filters)[1] == []
+        found = rollups.usage_rows(backend.rollup_rows("all", filters), ("day",))
+        assert found == approximately(backend.aggregate_usage(("day",), filters))
         assert {row["day"] for row in found} <= {"2025-01-02", "2025-01-03"}
 
 
-def test_a_batch_written_again_is_counted_as_it_is_stored(store):
+def test_a_batch_written_again_is_counted_as_it_is_stored(backend):
     events = traffic(50)
-    store.write_batch(events)
-    store.write_batch([*events[:20], make_event()])  # MongoDB stores each event once
-    stored = sum(1 for _ in store.iter_events())
-    assert stored == (51 if isinstance(store, MongoBackend) else 71)
-    assert agrees(store) == stored == requests(store)
+    backend.write_batch(events)
+    backend.write_batch([*events[:20], make_event()])  # MongoDB stores each event once
+    stored = sum(1 for _ in backend.iter_events())
+    assert stored == (51 if isinstance(backend, MongoBackend) else 71)
+    assert agrees(backend) == stored == requests(backend)
 
 
 POISON = {
@@ -89,31 +77,31 @@ POISON = {
 }
 
 
-def test_refused_events_are_not_counted(store):
-    poison = make_event(**POISON["csv" if isinstance(store, CSVBackend) else "mongo"])
+def test_refused_events_are_not_counted(backend):
+    poison = make_event(**POISON["csv" if isinstance(backend, CSVBackend) else "mongo"])
     with pytest.raises(EventsRefused) as refused:
-        store.write_batch([make_event(), poison, make_event()])
+        backend.write_batch([make_event(), poison, make_event()])
     assert set(refused.value.refused) == {poison["event_id"]}
-    assert agrees(store) == 2 == requests(store)
+    assert agrees(backend) == 2 == requests(backend)
 
 
-def test_events_removed_from_a_store_leave_its_rollups(store):
+def test_events_removed_from_a_store_leave_its_rollups(backend):
     events = traffic(40)
-    store.write_batch(events)
-    removed = store.discard([event["event_id"] for event in events[:15]])
-    left = 25 if removed else 40  # a CSV store cannot remove single events: it says so
-    assert removed == (not isinstance(store, CSVBackend))
-    assert agrees(store) == left == requests(store)
+    backend.write_batch(events)
+    removed = backend.discard([event["event_id"] for event in events[:15]])
+    left = 25 if removed else 40  # a CSV backend cannot remove single events: it says so
+    assert removed == (not isinstance(backend, CSVBackend))
+    assert agrees(backend) == left == requests(backend)
 
 
-def test_a_rebuild_repairs_rollups_that_drifted(store, settings):
-    write_in_batches(store, traffic(200))
-    tamper(store)
-    counted, problems = rollups.verify(store, EVERYTHING)
+def test_a_rebuild_repairs_rollups_that_drifted(backend, settings):
+    write_in_batches(backend, traffic(200))
+    tamper(backend)
+    counted, problems = rollups.verify(backend, EVERYTHING)
     assert counted == 200 and len(problems) == len(rollups.CUBES)
     assert all("requests:" in problem for problem in problems), problems
-    store.rebuild_rollups()
-    assert agrees(store) == 200
+    backend.rebuild_rollups()
+    assert agrees(backend) == 200
 
 
 def tamper(store) -> None:
@@ -174,3 +162,19 @@ def test_failover_and_replay_leave_every_store_agreeing(tmp_path, flaky_mongo, s
         replay_file(path, target=primary)  # into the primary; archived out of the CSV store
     assert (agrees(primary), agrees(fallback)) == (400, 0)
     assert requests(primary) == 400
+
+
+def test_reports_of_whole_days_read_the_rollups_and_other_ranges_the_events(
+    settings, tmp_path, flaky_mongo
+):
+    store = use_store(settings, tmp_path, "csv")
+    write_in_batches(store, traffic(100))
+    tamper(store)  # 7 more requests in the rollups than in the events
+
+    def total(*options) -> int:
+        out = io.StringIO()
+        call_command("telemetry_stats", "--format", "json", *options, stdout=out)
+        return json.loads(out.getvalue())["rows"][0]["requests"]
+
+    assert total() == total("--since", "2025-01-01", "--until", "2025-02-01") == 107
+    assert total("--since", "2025-01-01T00:00:00.001Z") == 100
