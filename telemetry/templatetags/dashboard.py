@@ -3,6 +3,7 @@
 from urllib.parse import urlencode
 
 from django import template
+from django.utils.html import format_html
 
 from telemetry.dashboard.charts import NO_VALUE, drill_down
 from telemetry.dashboard.charts import error_kind as name_error_kind
@@ -42,9 +43,16 @@ def shown(value) -> str:
 
 
 @register.simple_tag
-def drill(query: dict, field: str, value: str) -> str:
-    """This page's query string, filtered on `field` = `value` too."""
-    return drill_down(query, field, value)
+def drill_link(query: dict, field: str, value: str | None) -> str:
+    """`value` linked to this page filtered on `field` = `value` too (a mark for none)."""
+    if value is None:
+        return NO_VALUE
+    return format_html('<a href="{}">{}</a>', drill_down(query, field, value), value)
+
+
+@register.filter
+def value_of(row: dict, field: str):
+    return row[field]
 
 
 @register.filter
