@@ -63,6 +63,9 @@ class TelemetryBackend:
     fallback_status = "fallback"
     # Whether the store keeps rollups (telemetry.rollups) as it stores events.
     keeps_rollups = False
+    # Days after which the store deletes events by itself (MongoDB's TTL index); None when
+    # it keeps them until they are pruned (prune_telemetry).
+    retention_days: float | None = None
 
     def write_batch(self, events: Sequence[dict]) -> None:
         """Store all events or raise: EventsRefused for events it will never take,

@@ -1,15 +1,20 @@
 """Every store keeps rollups that agree with a recount of its events: after ordinary
-writes, duplicates, refusals (the quarantine), removals, failover and replay; on CSV, on
-mongomock, and on a real MongoDB-protocol server."""
+writes, duplicates, refusals (the quarantine), removals, failover, replay, prune and a
+retention's expiry; on CSV, on mongomock, and on a real MongoDB-protocol server; checked
+and repaired by `telemetry_rollups --verify` / `--rebuild`."""
 
 import io
 import json
+import os
 import sqlite3
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
 
+from dgen_ping_site.clock import iso_utc
 from telemetry import rollups
+from telemetry.backends import stores
 from telemetry.backends.base import EventsRefused
 from telemetry.backends.chain import ChainStore
 from telemetry.backends.csv import CSVBackend
@@ -124,17 +129,24 @@ def tamper(store) -> None:
         collection.update_one({"_id": document["_id"]}, {"$inc": {"requests": 7}})
 
 
-def test_the_command_verifies_and_rebuilds(settings, tmp_path, flaky_mongo):
-    store = use_store(settings, tmp_path, "csv")
-    write_in_batches(store, traffic(120))
+def verify_command(*options: str) -> str:
+    """`telemetry_rollups --verify`'s output (the test fails if it exits 1)."""
     out = io.StringIO()
-    call_command("telemetry_rollups", "--verify", stdout=out)
-    assert "agree with a recount of 120 events" in out.getvalue()
-    tamper(store)
-    with pytest.raises(CommandError, match="difference"):
-        call_command("telemetry_rollups", "--verify", stdout=io.StringIO(), stderr=io.StringIO())
+    call_command("telemetry_rollups", "--verify", *options, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def test_the_command_verifies_and_rebuilds(report_store):
+    write_in_batches(report_store, traffic(120))
+    assert "agree with a recount of 120 events" in verify_command()
+    tamper(report_store)
+    err = io.StringIO()
+    with pytest.raises(CommandError, match=f"{len(rollups.CUBES)} difference"):
+        call_command("telemetry_rollups", "--verify", stdout=io.StringIO(), stderr=err)
+    assert "requests: " in err.getvalue()
     call_command("telemetry_rollups", "--rebuild", stdout=io.StringIO())
-    call_command("telemetry_rollups", "--verify", "--since", "2025-01-02", stdout=out)
+    assert "agree with a recount of 120 events" in verify_command()
+    assert "agree with a recount of 0 events" in verify_command("--since", "2025-02-01")
     with pytest.raises(CommandError, match="must be dates"):
         call_command("telemetry_rollups", "--verify", "--since", "2025-01-02T10:00Z")
 
@@ -178,3 +190,71 @@ def test_reports_of_whole_days_read_the_rollups_and_other_ranges_the_events(
 
     assert total() == total("--since", "2025-01-01", "--until", "2025-02-01") == 107
     assert total("--since", "2025-01-01T00:00:00.001Z") == 100
+
+
+# --- through the commands that move and delete events -------------------------------------
+
+
+def test_replay_and_prune_leave_the_rollups_of_each_store_agreeing(
+    settings, tmp_path, flaky_mongo, mongo_server, mongo_db
+):
+    """replay_telemetry (CSV fallback -> a real MongoDB-protocol server: duplicates skipped,
+    a refused event quarantined, files archived) and prune_telemetry (old CSV files deleted):
+    telemetry_rollups --verify agrees on both stores after each."""
+    mongo = use_store(settings, tmp_path, "mongo", mongo_server.uri, mongo_db)
+    fallback = stores["fallback"]
+    sent = traffic(300)
+    poison = make_event(extra={"bad\x00key": 1})  # CSV takes it; MongoDB refuses it
+    mongo.write_batch(sent[:50])  # already in MongoDB: the replay must not count them again
+    fallback.write_batch([*sent[:150], poison])
+    fallback.rotate()
+    fallback.write_batch(sent[150:])
+    assert "recount of 50 events" in verify_command("--source", "mongo")
+    assert "recount of 301 events" in verify_command("--source", "fallback")
+
+    call_command("replay_telemetry", stdout=io.StringIO(), stderr=io.StringIO())
+    assert len(list((tmp_path / "quarantine").glob("*.jsonl"))) == 1
+    assert "recount of 300 events" in verify_command("--source", "mongo")
+    assert "recount of 0 events" in verify_command("--source", "fallback")
+    assert requests(mongo) == 300
+
+    fallback.write_batch(traffic(40, seed=7))
+    old = fallback.rotate()
+    fallback.write_batch(traffic(10, seed=8))
+    past = (datetime.now(UTC) - timedelta(days=10)).timestamp()
+    os.utime(old, (past, past))
+    call_command("prune_telemetry", "--days", "5", stdout=io.StringIO())
+    assert not old.exists()
+    assert "recount of 10 events" in verify_command("--source", "fallback")
+    assert requests(fallback) == 10
+
+
+@pytest.mark.parametrize("kind", ["mongomock", "mongodb"])
+def test_rollups_follow_the_retention_a_day_at_a_time(kind, request, flaky_mongo):
+    """Events expire one by one (MongoDB's TTL index), a day's rollup rows all at once a
+    day after the day's last events: a day the TTL has begun to expire still reports its
+    whole usage, and --verify compares only the days it has not touched."""
+    if kind == "mongodb":
+        server = request.getfixturevalue("mongo_server")
+        options = {"uri": server.uri, "db_name": request.getfixturevalue("mongo_db")}
+    else:
+        options = {"uri": "mongodb://retention", "client_factory": FLAKY_CLIENT}
+    store = MongoBackend(**options, retention_days=3)
+    now = datetime.now(UTC)
+    events = traffic(240)
+    for i, event in enumerate(events):  # one every half hour, back from now: 5 days
+        event["timestamp"] = iso_utc(now - timedelta(minutes=30 * i))
+    write_in_batches(store, events)
+    cutoff = now - timedelta(days=3)
+    store.collection().delete_many({"timestamp": {"$lt": cutoff}})  # what the TTL monitor does
+
+    kept = rollups.first_kept_day(3, now)
+    assert kept == rollups.midnight((cutoff + timedelta(days=1)).date().isoformat())
+    counted, problems = rollups.verify(store, EVERYTHING, now=now)
+    assert problems == []
+    assert counted == sum(1 for e in events if e["timestamp"] >= iso_utc(kept))
+    expired_day = rollups.midnight(cutoff.date().isoformat())
+    whole_day = sum(1 for e in events if e["timestamp"][:10] == cutoff.date().isoformat())
+    left = sum(1 for e in store.iter_events(EventFilter(since=expired_day, until=kept)))
+    assert requests(store, since=expired_day, until=kept) == whole_day > left
+    store.close()

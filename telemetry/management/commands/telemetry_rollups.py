@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from dgen_ping_site.clock import utcnow
 from telemetry import rollups
 from telemetry.errors import StoreUnavailable
 from telemetry.management.options import (
@@ -57,3 +58,9 @@ class Command(BaseCommand):
                 "events: run with --rebuild (or see docs/telemetry.md, Rollups)."
             )
         self.stdout.write(f"Rollups agree with a recount of {counted} events.")
+        kept = rollups.first_kept_day(backend.retention_days, utcnow())
+        if kept is not None:
+            self.stdout.write(
+                f"Days before {kept.date()} were not compared: the store's retention "
+                f"({backend.retention_days:g} days) has begun to expire their events."
+            )
