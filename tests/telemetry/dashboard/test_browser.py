@@ -1,8 +1,9 @@
 """The dashboard in Debian's chromium, on the gateway as deployed (gunicorn, production
 settings, collectstatic), after real traffic through it to a fake upstream: signed in as
 staff, the figures on the page are those of `manage.py telemetry_stats` for the same
-filters, every chart is drawn, filters and drill-downs work, and nothing is asked of any
-host but 127.0.0.1 (the `browser` fixture fails the test otherwise).
+filters, every chart is drawn, filters and drill-downs work, the download is `manage.py
+export_telemetry`'s for the same filters, a user token is not enough, and nothing is asked
+of any host but 127.0.0.1 (the `browser` fixture fails the test otherwise).
 
 Screenshots: test-artifacts/screenshots/telemetry-dashboard-test_browser-*.png (those in
 docs/images/ were taken here).
@@ -112,6 +113,26 @@ def stats(site: Gateway, *options: str, days: int = 7) -> list[dict]:
     ]
 
 
+def exported(site: Gateway, *options: str, days: int) -> str:
+    """`manage.py export_telemetry --format csv` of the last `days` UTC days, as written."""
+    today = utcnow().date()
+    period = ["--since", (today - timedelta(days=days - 1)).isoformat()]
+    period += ["--until", (today + timedelta(days=1)).isoformat()]
+    command = [sys.executable, "manage.py", "export_telemetry", "--format", "csv", *period]
+    done = subprocess.run([*command, *options], cwd=servers.ROOT, env=site.env, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.decode()
+
+
+def downloaded(browser: Browser) -> str:
+    """What the page's download link gives, fetched by the page (its session's cookie)."""
+    return browser.driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(document.getElementById('download-csv').href, {credentials: 'same-origin'})"
+        ".then(r => r.ok ? r.text() : 'HTTP ' + r.status).then(done, e => done(String(e)));"
+    )
+
+
 def figures(browser: Browser) -> dict:
     shown = browser.driver.execute_script(
         "return Array.from(document.querySelectorAll('[data-figure]'))"
@@ -178,7 +199,20 @@ def test_filters_change_the_figures_as_they_change_telemetry_stats(browser, site
     options = ("--project", "p1", "--model", "dash-priced")
     assert_figures_are_telemetry_stats(browser, site, *options, days=30)
     assert all(painted > 0 for painted in drawn_charts(browser).values())
+    csv = downloaded(browser)
+    assert csv == exported(site, *options, days=30) and csv.count("\n") == 5  # header + 4
     whole_page(browser, "filtered")
+
+
+@pytest.mark.parametrize("header", ["X-API-Token", "Authorization"])
+def test_a_user_token_is_not_enough(browser, site, header):
+    token = site.issue_token("alice", project_id="p1")
+    browser.send_headers(**{header: token if header == "X-API-Token" else f"Bearer {token}"})
+    for path in ("/dashboard/", "/dashboard/events.csv"):
+        browser.open(site.url + path)
+        browser.wait_for("input[name=password]")  # the admin's login page, nothing else
+        assert browser.driver.current_url.startswith(f"{site.url}/admin/login/?next={path}")
+        assert not browser.driver.find_elements("css selector", "[data-figure]")
 
 
 def test_a_person_drills_down_from_the_table_and_from_the_chart(browser, site):
