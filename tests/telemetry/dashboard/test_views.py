@@ -204,6 +204,7 @@ def test_budget_use_of_the_people_and_projects_in_view(staff_client, recent):
             {"period": "30d", "soeid": "alice", "model": "gpt"},
             [*days_back(30), "--soeid", "alice", "--model", "gpt"],
         ),
+        ({"period": "today", "project": "p2"}, [*days_back(1), "--project", "p2"]),
     ],
 )
 def test_the_download_is_export_telemetry_with_the_same_filters(
