@@ -54,7 +54,9 @@ serve: $(VENV)/.base
 # apt-get, Portkey's gateway into bench/.portkey (npm) and LiteLLM into bench/.litellm-venv
 # when missing. Options go in BENCH_ARGS:
 #   make bench BENCH_ARGS="--quick --skip-litellm --skip-portkey"
-bench: $(VENV)/.base
+#   make bench BENCH_ARGS="--only=reports"   # the dashboard and usage/me on 1M stored events
+# Reports time MongoDB on the tests' SecantusDB server (.mongo-venv).
+bench: $(VENV)/.base $(MONGO_VENV)/.installed
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 test: $(VENV)/.dev $(MONGO_VENV)/.installed

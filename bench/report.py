@@ -336,6 +336,51 @@ def micro_table(results: dict) -> str:
     return table(["micro-benchmark", "events", "measured"], rows)
 
 
+REPORT_STORES = {"csv": "CSV", "mongodb": "MongoDB (SecantusDB)"}
+REPORT_REQUESTS = (
+    ("dashboard", "GET /dashboard/ (staff; default view: the last 7 days)"),
+    ("usage_me", "GET /api/telemetry/usage/me (a user token; all time)"),
+)
+
+
+def reports_table(results: dict) -> str:
+    """Reports on stored events (bench/reports.py), per store: each request's first answer,
+    then the median and worst of the next ones."""
+    reports = results.get("reports", {})
+    rows = []
+    for store, name in REPORT_STORES.items():
+        part = reports.get(store, {})
+        if "dashboard" not in part:
+            rows.append([name, "–", _why(part), None, None])
+            continue
+        for key, request in REPORT_REQUESTS:
+            timed = part[key]
+            rows.append([name, request, timed["first_ms"], timed["p50_ms"], timed["max_ms"]])
+        counted = "GET usage/me?since=7d (not whole days: counts the events)"
+        rows.append([name, counted, part["usage_me_counted_ms"], None, None])
+    events = f"{reports['events']:,}" if "events" in reports else "–"
+    headers = ["store", f"request, {events} events stored", "first ms", "p50 ms", "max ms"]
+    return table(headers, rows)
+
+
+def report_budget_rows(results: dict) -> list[list]:
+    """Issue 14's speed goals, when reports ran."""
+    reports = results.get("reports")
+    if not reports:
+        return []
+    rows = []
+    for store, name in REPORT_STORES.items():
+        part = reports.get(store, {})
+        dashboard = part.get("dashboard", {}).get("p50_ms")
+        mine = part.get("usage_me", {}).get("p50_ms")
+        events = f"{reports['events']:,} events"
+        rows.append(
+            _check(f"dashboard default view, {name}, {events}: p50 ms", "≤ 1000", dashboard, 1000)
+        )
+        rows.append(_check(f"usage/me, {name}, {events}: p50 ms", "≤ 100", mine, 100))
+    return rows
+
+
 def _why(value: dict) -> str:
     return value.get("skipped") or value.get("error") or "not run"
 
@@ -390,7 +435,7 @@ def budget_rows(results: dict) -> list[list]:
     costs = [metrics.get("http_cpu_us_mean"), metrics.get("llm_call_cpu_us_mean")]
     cost = sum(costs) if None not in costs else None
     rows.append(_check("metrics on an LLM request (HTTP + call), CPU", "≤ 50 µs", cost, 50))
-    return rows
+    return rows + report_budget_rows(results)
 
 
 def machine_lines(results: dict) -> str:
@@ -439,8 +484,10 @@ def render(results: dict) -> str:
         ("Side by side: the gateway, Portkey and LiteLLM", side_by_side(results)),
         ("Gateway ÷ Portkey, gateway ÷ LiteLLM (same run, per point)", ratio_table(results)),
         ("Micro-benchmarks: telemetry, budgets and metrics", micro_table(results)),
-        ("Budget (issue 6)", budget),
     ]
+    if "reports" in results:
+        sections.append(("Reports on stored events (issue 14)", reports_table(results)))
+    sections.append(("Budget (issue 6)", budget))
     if skip := skipped(results):
         sections.append(("Not measured", skip))
     return "\n\n".join(f"### {title}\n\n{body}" for title, body in sections)

@@ -41,6 +41,7 @@ from bench.load import Request, probe
 from bench.measure import Target, measure
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+REPORTS_TIMEOUT = 1800  # seconds: `--only=reports` (a million events) takes about 10 minutes
 SLOW_DELAY = 0.2
 # Defaults of each profile; `limit` is the whole run's time in seconds, installs included,
 # of which `micro_reserve` is kept for the micro-benchmarks.
@@ -55,6 +56,7 @@ PROFILES = {
         "writer_events": 100_000,
         "handoff_events": 20_000,
         "budget_calls": 20_000,
+        "report_events": 1_000_000,
         "limit": 570,
         "micro_reserve": 90,
     },
@@ -68,6 +70,7 @@ PROFILES = {
         "writer_events": 20_000,
         "handoff_events": 5_000,
         "budget_calls": 5_000,
+        "report_events": 100_000,
         "limit": 178,
         "micro_reserve": 20,
     },
@@ -84,7 +87,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--quick", action="store_true", help="short run (< 3 min) with fewer concurrencies")
     add("--skip-portkey", action="store_true", help="do not install or run Portkey's gateway")
     add("--skip-litellm", action="store_true", help="do not install or run LiteLLM")
-    only_help = "comma-separated scenarios or groups: direct, gateway, portkey, litellm, micro"
+    only_help = (
+        "comma-separated scenarios or groups: direct, gateway, portkey, litellm, micro, "
+        "reports (run only when named)"
+    )
     add("--only", default="", help=only_help + " (needed baselines always run)")
     add("--duration", type=int, help="measured seconds per point (integer: wrk's unit)")
     add("--warmup", type=int, help="warm-up seconds before each point")
@@ -97,6 +103,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--writer-events", type=int)
     add("--handoff-events", type=int)
     add("--budget-calls", type=int, help="LLM calls through the budget path, per ledger")
+    add("--report-events", type=int, help="events stored for --only=reports (default 1M)")
     add("--out", type=Path, help="results JSON (default bench/results/<timestamp>.json)")
     add("--keep-tmp", action="store_true", help="keep the temporary directory (logs, CSVs)")
     args = parser.parse_args(argv)
@@ -292,25 +299,45 @@ def run_micro(run: Run, env: dict) -> dict:
 
 
 def micro_part(run: Run, env: dict, part: str, events: int) -> dict:
-    part_dir = run.tmp / f"micro-{part}"
-    part_dir.mkdir()
-    out, log = part_dir / "result.json", part_dir / "micro.log"
-    command = [sys.executable, "-m", "bench.micro", part, "--events", str(events)]
-    child_env = {**env, "CSV_FALLBACK_DIR": str(part_dir / "telemetry")}
-    child_env["DATABASE_URL"] = f"sqlite:///{part_dir / 'db.sqlite3'}"
     timeout = max(run.deadline - time.monotonic(), 10)
     print(f"  micro {part} ({events:,} events) ...", flush=True)
-    # Spawned like the servers, so a Ctrl-C also stops the export process it starts.
-    proc = procs.spawn([*command, "--out", str(out)], log, child_env, cwd=gateway.ROOT)
+    return child_part(
+        run, env, f"micro-{part}", ["bench.micro", part, "--events", str(events)], timeout
+    )
+
+
+def run_reports(run: Run, env: dict) -> dict:
+    """Reports on a million stored events (bench/reports.py), with no time limit of the
+    run's: loading MongoDB alone takes minutes on SecantusDB."""
+    events = run.args.report_events
+    print(f"  reports ({events:,} events on CSV, then on MongoDB) ...", flush=True)
+    return child_part(
+        run, env, "reports", ["bench.reports", "--events", str(events)], REPORTS_TIMEOUT
+    )
+
+
+def child_part(run: Run, env: dict, name: str, module_args: list[str], timeout: float) -> dict:
+    """`python -m MODULE ARGS --out result.json` in a child with a CSV directory, database
+    and static files of its own; the result it wrote, or why there is none."""
+    part_dir = run.tmp / name
+    part_dir.mkdir()
+    out, log = part_dir / "result.json", part_dir / "child.log"
+    child_env = {**env, "CSV_FALLBACK_DIR": str(part_dir / "telemetry")}
+    child_env["DATABASE_URL"] = f"sqlite:///{part_dir / 'db.sqlite3'}"
+    child_env["STATIC_ROOT"] = str(part_dir / "static")
+    command = [sys.executable, "-m", *module_args, "--out", str(out)]
+    # Spawned like the servers, so a Ctrl-C also stops the processes it starts.
+    proc = procs.spawn(command, log, child_env, cwd=gateway.ROOT)
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"error": f"did not finish within {timeout:.0f} s"}
     finally:
         procs.stop(proc)
-    if out.exists():
+    if out.exists() and not proc.returncode:
         return json.loads(out.read_text())
-    return {"error": f"exit {proc.returncode}: {procs.log_tail(log, 15)}"}
+    failed = {"error": f"exit {proc.returncode}: {procs.log_tail(log, 15)}"}
+    return {**json.loads(out.read_text()), **failed} if out.exists() else failed
 
 
 def machine(run: Run) -> dict:
@@ -355,6 +382,8 @@ def execute(run: Run, selected: list, want_micro: bool, peers: dict[str, tuple])
     if want_micro:
         run.deadline += run.args.micro_reserve
         results["micro"] = run_micro(run, env)
+    if "reports" in run.args.only:
+        results["reports"] = run_reports(run, env)
     return results
 
 

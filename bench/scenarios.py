@@ -202,7 +202,9 @@ SCENARIOS = [
 ]
 BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
 GROUPS = {"direct": " ".join(UPSTREAMS), "gateway": "gateway", **{peer: peer for peer in PEERS}}
-KNOWN = ["micro", *GROUPS, *BY_NAME]
+# Groups that are not scenarios: the micro-benchmarks, and reports on stored events.
+PARTS = ("micro", "reports")
+KNOWN = [*PARTS, *GROUPS, *BY_NAME]
 
 
 def select(only: list[str], skip: frozenset[str] = frozenset()) -> list[Scenario]:
@@ -215,7 +217,7 @@ def select(only: list[str], skip: frozenset[str] = frozenset()) -> list[Scenario
             wanted |= {s.name for s in SCENARIOS if s.target in GROUPS[item].split()}
         elif item in BY_NAME:
             wanted.add(item)
-        elif item != "micro":
+        elif item not in PARTS:
             raise ValueError(f"unknown scenario {item!r}; known: {', '.join(KNOWN)}")
     wanted = {name for name in wanted if BY_NAME[name].target not in skip}
     wanted |= {BY_NAME[name].baseline for name in wanted if BY_NAME[name].baseline}

@@ -8,8 +8,9 @@ from django.contrib.sessions.middleware import SessionMiddleware
 from dgen_ping_site.exceptions import json_error
 from dgen_ping_site.safety import local_provider_models
 
-# The admin's pages, and the usage reports a signed-in staff user may read (telemetry.urls).
-SESSION_PATHS = ("/admin/", "/api/telemetry/")
+# The admin's pages, and the usage reports a signed-in staff user may read (telemetry.urls,
+# the dashboard).
+SESSION_PATHS = ("/admin/", "/api/telemetry/", "/dashboard/")
 LOCAL_PROVIDER_HEADER = "X-Local-Provider"
 
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("telemetry.urls")),
     path("", include("llmproxy.urls")),
+    path("", include("telemetry.dashboard.urls")),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
@@ -21,6 +22,9 @@ urlpatterns = [
     # whatever characters they hold (`.` would stop at a newline).
     re_path(r"^(?!static/)[\s\S]*$", exceptions.not_found),
 ]
+
+# The admin's index links to the usage dashboard.
+admin.site.index_template = "telemetry/admin_index.html"
 
 handler400 = exceptions.bad_request
 handler403 = exceptions.permission_denied

@@ -52,13 +52,19 @@ def export_events(
     progress: Callable[[int, int], None] | None = None,
 ) -> ExportSummary:
     """Write the matching events to `out`, oldest first; `progress(events, bytes)` per chunk."""
+    return write_chunks(export_chunks(backend=backend, filters=filters, fmt=fmt), out, progress)
+
+
+def export_chunks(
+    *, backend: TelemetryBackend, filters: EventFilter, fmt: str
+) -> Iterator[tuple[int, bytes]]:
+    """The export file of the matching events, oldest first, as (events, bytes) chunks: what
+    export_telemetry writes and the dashboard's download streams."""
     if fmt == "csv":
         # The store gives its cells (a CSV store: as stored, several times faster than
         # decoding every event and encoding it again); text is neutralised on the way out.
-        chunks = _csv_chunks(read_cells(backend=backend, filters=filters), FIELD_TYPES)
-    else:
-        chunks = encode(read_events(backend=backend, filters=filters), fmt)
-    return write_chunks(chunks, out, progress)
+        return _csv_chunks(read_cells(backend=backend, filters=filters), FIELD_TYPES)
+    return encode(read_events(backend=backend, filters=filters), fmt)
 
 
 def write_chunks(

@@ -13,6 +13,7 @@ GROUP_FIELDS = {
     "event_type": "event_type",
     "day": "timestamp",  # the first 10 characters: YYYY-MM-DD (UTC)
     "token": "token_jti",
+    "status": "status_code",
 }
 
 

@@ -11,12 +11,14 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from dgen_ping_site.clock import iso_utc
+from telemetry import rollups
 from telemetry.backends import stores
 from telemetry.backends.base import Position, TelemetryBackend
 from telemetry.backends.csv import CSVBackend
 from telemetry.errors import StoreUnavailable
 from telemetry.query import EventFilter
 from telemetry.redact import describe_error
+from telemetry.rollups import Rollup
 from telemetry.writer import get_writer
 
 logger = logging.getLogger("telemetry")
@@ -48,7 +50,7 @@ def reporting_backend(*, source: str = "default", csv_dir: Path | None = None) -
     store of record), "fallback" (the chain's last), or the CSV files of a directory."""
     if csv_dir is not None:
         return CSVBackend(csv_dir)
-    with _reading():
+    with reading():
         if source in SOURCE_ALIASES:
             source = stores.chain_aliases()[SOURCE_ALIASES[source]]
         return stores[source]
@@ -56,19 +58,19 @@ def reporting_backend(*, source: str = "default", csv_dir: Path | None = None) -
 
 def read_events(*, backend: TelemetryBackend, filters: EventFilter) -> Iterator[dict]:
     """Matching events, oldest first, streamed."""
-    with _reading():
+    with reading():
         yield from backend.iter_events(filters)
 
 
 def read_cells(*, backend: TelemetryBackend, filters: EventFilter) -> Iterator[list[str]]:
     """Matching events as CSV cells (FIELDS order), streamed."""
-    with _reading():
+    with reading():
         yield from backend.iter_cells(filters)
 
 
 def count_events(*, backend: TelemetryBackend, filters: EventFilter) -> int | None:
     """How many events match, when the store can tell without reading them all."""
-    with _reading():
+    with reading():
         return backend.count_events(filters)
 
 
@@ -76,7 +78,7 @@ def recent_events(
     *, backend: TelemetryBackend, filters: EventFilter, before: Position | None, limit: int
 ) -> tuple[list[dict], Position | None]:
     """A page of events, newest first, and where the next page starts (None: no more)."""
-    with _reading():
+    with reading():
         events = backend.recent_events(filters, before=before, limit=limit + 1)
     if len(events) <= limit:
         return events, None
@@ -88,9 +90,54 @@ def usage_report(
     *, backend: TelemetryBackend, group_by: Sequence[str], filters: EventFilter
 ) -> dict:
     """Usage rows per group (see telemetry.usage), with the grouping and filters applied."""
-    with _reading():
-        rows = backend.aggregate_usage(group_by, filters)
+    rows = UsageReader(backend=backend, filters=filters).rows(group_by)
     return {"group_by": list(group_by), "filters": describe_filters(filters), "rows": rows}
+
+
+class UsageReader:
+    """Usage rows of one store and one filter, however grouped: the one way every report
+    (telemetry_stats, the usage API, the dashboard) reads usage, so they agree.
+
+    From the store's rollups (telemetry.rollups) when the filter spans whole UTC days and
+    the store keeps rollups; else from the events, by the store's aggregate_usage. Rollup
+    rows read are kept for the next grouping, so several groupings of one filter cost one
+    read per cube.
+    """
+
+    def __init__(self, *, backend: TelemetryBackend, filters: EventFilter):
+        self.backend = backend
+        self.filters = filters
+        self.from_rollups = rollups.day_range(filters) is not None and backend.keeps_rollups
+        self._read: dict[tuple[str, bool], list[Rollup] | None] = {}
+
+    def rows(self, group_by: Sequence[str], *, percentiles: bool = True) -> list[dict]:
+        """Usage rows per group; without `percentiles` their latency columns may be None
+        (the rollups' latencies are not read)."""
+        found = self._rollups(group_by, percentiles) if self.from_rollups else None
+        if found is None:
+            with reading():
+                return self.backend.aggregate_usage(group_by, self.filters)
+        return rollups.usage_rows(found, group_by)
+
+    def _rollups(self, group_by: Sequence[str], percentiles: bool) -> list[Rollup] | None:
+        needed = {*group_by, *rollups.filter_values(self.filters)}
+        cube = rollups.cube_for(needed)
+        for key in ((cube, percentiles), (cube, True)):
+            if key in self._read:
+                return self._read[key]
+        with reading():
+            found = self.backend.rollup_rows(cube, self.filters, percentiles=percentiles)
+        self._read[(cube, percentiles)] = found
+        if found is None:
+            self.from_rollups = False  # the store has none: count the events from now on
+        return found
+
+
+def verify_rollups(*, backend: TelemetryBackend, filters: EventFilter) -> tuple[int, list[str]]:
+    """Recount the events of whole days and compare with the store's rollups:
+    (events counted, differences)."""
+    with reading():
+        return rollups.verify(backend, filters)
 
 
 def describe_filters(filters: EventFilter) -> dict:
@@ -102,7 +149,7 @@ def describe_filters(filters: EventFilter) -> dict:
 
 
 @contextmanager
-def _reading():
+def reading():
     """Store failures become StoreUnavailable (503), logged without credentials."""
     try:
         yield

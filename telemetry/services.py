@@ -4,7 +4,9 @@ import uuid
 
 from accounts.identity import GatewayIdentity
 from dgen_ping_site.clock import iso_utc
+from telemetry.backends.base import TelemetryBackend
 from telemetry.context import annotate
+from telemetry.selectors import reading
 
 
 def record_custom_event(request, *, identity: GatewayIdentity, data: dict) -> dict:
@@ -38,3 +40,9 @@ def record_custom_event(request, *, identity: GatewayIdentity, data: dict) -> di
         extra=extra,
     )
     return {"status": "accepted", "event_id": event_id, "timestamp": timestamp}
+
+
+def rebuild_rollups(*, backend: TelemetryBackend) -> None:
+    """Count every event of the store again into fresh rollups (telemetry.rollups)."""
+    with reading():
+        backend.rebuild_rollups()

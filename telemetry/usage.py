@@ -4,6 +4,10 @@ The metrics and their definitions are the contract every backend's aggregate_usa
 requests, errors (status >= 400 or an error recorded), summed tokens, summed cost (USD;
 events without a price count as 0), and p50/p95 of latency_ms by nearest rank (the smallest
 observed value with at least p of the values at or below it).
+
+Reports of whole UTC days read the same rows from rollups (telemetry.rollups): every
+figure is the same but the percentiles, which come from a histogram and are within 1 % of
+the nearest-rank value (exact for the smallest and largest value: telemetry.histogram).
 """
 
 import math

@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 from telemetry.query import EventFilter, parse_timestamp
+from telemetry.rollups import Rollup
 from telemetry.schema import FIELDS, csv_cell
 
 # Where a page of newest-first events ends: (timestamp, event_id) of its last event.
@@ -71,6 +72,11 @@ class TelemetryBackend:
     fallback_status = "fallback"
     # Whether discard() can delete single events (a file of rows cannot).
     can_discard = False
+    # Whether the store keeps rollups (telemetry.rollups) as it stores events.
+    keeps_rollups = False
+    # Days after which the store deletes events by itself (MongoDB's TTL index); None when
+    # it keeps them until they are pruned (prune_telemetry).
+    retention_days: float | None = None
 
     def write_batch(self, events: Sequence[dict]) -> None:
         """Store all events or raise: EventsRefused for events it will never take,
@@ -108,6 +114,18 @@ class TelemetryBackend:
     ) -> list[dict]:
         """Usage rows per group, as defined in telemetry.usage, ordered by group values."""
         raise NotImplementedError
+
+    def rollup_rows(
+        self, cube: str, filters: EventFilter, *, percentiles: bool = True
+    ) -> list[Rollup] | None:
+        """The cube's rollup rows matching `filters` (whole UTC days: telemetry.rollups), or
+        None when the store has none it can vouch for (then readers count the events).
+        Without `percentiles`, rows come without latencies (cheaper to read)."""
+        return None
+
+    def rebuild_rollups(self) -> None:
+        """Count every stored event again into fresh rollups (keeps_rollups stores only)."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no rollups.")
 
     def existing_ids(self, ids: Collection[str], since: datetime | None = None) -> set[str]:
         """Which of these event ids are stored; `since` lets a store skip older data."""

@@ -275,6 +275,9 @@ class ChainStore(TelemetryBackend):
     ) -> list[dict]:
         return self.first.aggregate_usage(group_by, filters)
 
+    def rollup_rows(self, cube: str, filters: EventFilter, *, percentiles: bool = True):
+        return self.first.rollup_rows(cube, filters, percentiles=percentiles)
+
     def existing_ids(self, ids: Collection[str], since: datetime | None = None) -> set[str]:
         """The ids the stores that answer hold. A store that is down is not asked (that
         would only wait for its timeout), but it may hold some of them too: that is a doubt,

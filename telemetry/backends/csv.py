@@ -9,8 +9,11 @@ lock: a row is only ever appended under its own header.
 
 import csv
 import fcntl
+import io
+import logging
 import os
 import re
+import sqlite3
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -18,8 +21,13 @@ from pathlib import Path
 
 from telemetry import schema
 from telemetry.backends.base import EventsRefused, TelemetryBackend
+from telemetry.backends.csv_rollups import FileRollups
 from telemetry.query import EventFilter, check_group_by
+from telemetry.redact import describe_error
+from telemetry.rollups import Rollup
 from telemetry.usage import aggregate
+
+logger = logging.getLogger("telemetry")
 
 CURRENT = "telemetry.csv"
 ROTATED_GLOB = "telemetry-*.csv"
@@ -35,6 +43,7 @@ csv.field_size_limit(2**31 - 1)
 
 class CSVBackend(TelemetryBackend):
     fallback_status = "csv_fallback"
+    keeps_rollups = True
 
     def __init__(
         self, directory: str | os.PathLike, max_bytes: int = 100 * 1024 * 1024, daily: bool = True
@@ -42,6 +51,7 @@ class CSVBackend(TelemetryBackend):
         self.directory = Path(directory)
         self.max_bytes = max_bytes
         self.daily = daily
+        self._rollups = FileRollups(self.directory, self.files, read_file, _locked_for_reading)
 
     @property
     def path(self) -> Path:
@@ -54,21 +64,28 @@ class CSVBackend(TelemetryBackend):
             return
         rows, refused = _encoded_rows(events)
         if rows:
-            self._append(rows)
+            self._append(rows, [event for event in events if event["event_id"] not in refused])
         if refused:
             stored = {event["event_id"] for event in events} - set(refused)
             raise EventsRefused(refused, stored)
 
-    def _append(self, rows: bytes) -> None:
+    def _append(self, rows: bytes, events: Sequence[dict]) -> None:
         with self._locked_current() as fd:
-            size = os.fstat(fd).st_size
-            data = (schema.CSV_HEADER.encode() if size == 0 else b"") + rows
+            stat = os.fstat(fd)
+            data = (schema.CSV_HEADER.encode() if stat.st_size == 0 else b"") + rows
             try:
                 _write_all(fd, data)
             except OSError:
                 # Disk full half-way: take the partial rows back so the batch can be retried.
-                os.ftruncate(fd, size)
+                os.ftruncate(fd, stat.st_size)
                 raise
+            end = stat.st_size + len(data)
+            try:
+                self._rollups.appended(self.path, stat.st_ino, stat.st_size, end, events)
+            except Exception as exc:
+                # The rows are stored, so the write must not look failed (it would be
+                # retried, and stored twice): the next read counts them from the file.
+                logger.warning("Telemetry rollups not updated: %s", describe_error(exc))
 
     @contextmanager
     def _locked_current(self):
@@ -165,6 +182,19 @@ class CSVBackend(TelemetryBackend):
     ) -> list[dict]:
         return aggregate(self.iter_events(filters), check_group_by(group_by))
 
+    def rollup_rows(
+        self, cube: str, filters: EventFilter, *, percentiles: bool = True
+    ) -> list[Rollup] | None:
+        try:
+            return self._rollups.rows(cube, filters, percentiles)
+        except sqlite3.Error as exc:
+            # E.g. a read-only copy of the files: the reader counts the events instead.
+            logger.warning("Telemetry rollups unreadable: %s", describe_error(exc))
+            return None
+
+    def rebuild_rollups(self) -> None:
+        self._rollups.rebuild()
+
     def existing_ids(self, ids: Collection[str], since: datetime | None = None) -> set[str]:
         wanted = {i.encode() for i in ids}
         found: set[bytes] = set()
@@ -247,13 +277,15 @@ def _mtime(path: Path) -> float | None:
         return None
 
 
-def read_file(path: Path, on_bad_row: Callable[[int, str], None] | None = None) -> Iterator[dict]:
-    """The events of one CSV file, in file order.
+def read_file(
+    path: Path, on_bad_row: Callable[[int, str], None] | None = None, start: int = 0
+) -> Iterator[dict]:
+    """The events of one CSV file, in file order; from byte `start` (a row's first) on.
 
     Rows that cannot be events (a torn or hand-edited line) are skipped and, when
     `on_bad_row` is given, reported to it as (line number, reason).
     """
-    for line, cells in _rows(path, on_bad_row):
+    for line, cells in _rows(path, on_bad_row, start):
         try:
             event = schema.event_from_cells(cells)
         except ValueError as exc:
@@ -268,25 +300,47 @@ def read_cells(path: Path) -> Iterator[list[str]]:
     return (cells for _, cells in _rows(path))
 
 
-def _rows(path: Path, on_bad_row=None) -> Iterator[tuple[int, list[str]]]:
-    """(line number, cells in FIELDS order) of each complete row."""
+def _rows(path: Path, on_bad_row=None, start: int = 0) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells in FIELDS order) of each complete row from byte `start` on
+    (line numbers count from `start`, the header being line 1 when it is 0)."""
     try:
-        handle = open(path, newline="", encoding="utf-8")  # noqa: SIM115 (generator owns it)
+        raw = open(path, "rb")  # noqa: SIM115 (the generator owns it)
     except FileNotFoundError:
         return  # rotated away since it was listed: its rows are in the renamed file
-    with handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
+    with raw:
+        # A header is one plain line: field names need no quoting.
+        line = raw.readline().decode().rstrip("\r\n")
+        header = line.split(",") if line else None
         if header is None:
             # Empty: created by a writer that has not written yet. Reading on could catch
             # its rows arriving, header first, and take them for data.
             return
+        if start > raw.tell():
+            raw.seek(start)
+        reader = csv.reader(io.TextIOWrapper(raw, encoding="utf-8", newline=""))
+        first_line = 1 if start == 0 else 0  # the header's
         align = schema.row_aligner(header)
         for row in reader:
+            line = reader.line_num + first_line
             if len(row) == len(header):
-                yield reader.line_num, align(row)
+                yield line, align(row)
             elif on_bad_row is not None:
-                on_bad_row(reader.line_num, f"{len(row)} cells where the header has {len(header)}")
+                on_bad_row(line, f"{len(row)} cells where the header has {len(header)}")
+
+
+@contextmanager
+def _locked_for_reading(path: Path):
+    """Hold the lock writers of `path` take (shared: readers do not wait for each other)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        yield  # gone: nothing to wait for
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _ids_in(path: Path, wanted: set[bytes]) -> set[bytes]:

@@ -12,7 +12,9 @@ never before gunicorn forks its workers (pymongo clients are not fork-safe). The
 the queries need are created then too, idempotently.
 """
 
+import logging
 import threading
+import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import UTC, datetime
 
@@ -20,6 +22,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from dgen_ping_site.clock import iso_utc
+from telemetry.backends import mongo_rollups
 from telemetry.backends.base import (
     EventsRefused,
     PartialWrite,
@@ -28,6 +31,8 @@ from telemetry.backends.base import (
     UncertainWrite,
 )
 from telemetry.query import GROUP_FIELDS, EventFilter, check_group_by, parse_timestamp
+from telemetry.redact import describe_error
+from telemetry.rollups import Rollup
 from telemetry.schema import FIELDS
 from telemetry.usage import COST_FIELD, PERCENTILES, TOKEN_FIELDS, sort_key
 
@@ -67,11 +72,25 @@ REFUSAL_CODES = {
 FILTERED_FIELDS = ("soeid", "project_name", "model", "event_type")
 SECONDS_PER_DAY = 86400
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+# Which write_batch stored a document: a write whose answer was lost is counted in the
+# rollups once the server says which of its documents it holds.
+WRITE_ID = "_w"
+
+logger = logging.getLogger("telemetry")
+
+
+class _PartlyStored(PartialWrite):
+    """PartialWrite that also knows which events this write stored (not duplicates)."""
+
+    def __init__(self, message: str, stored_ids: set[str], inserted: set[str]):
+        super().__init__(message, stored_ids)
+        self.inserted = inserted
 
 
 class MongoBackend(TelemetryBackend):
     fallback_status = "backup"
     can_discard = True
+    keeps_rollups = True
 
     def __init__(
         self,
@@ -83,6 +102,7 @@ class MongoBackend(TelemetryBackend):
         journal: bool | None = None,
         retention_days: float | None = None,
         client_factory: str = "pymongo.MongoClient",
+        rollup_collection: str | None = None,
     ):
         if pymongo is None:
             raise ImproperlyConfigured("MongoBackend needs pymongo: pip install pymongo.")
@@ -93,8 +113,13 @@ class MongoBackend(TelemetryBackend):
         self.write_concern = _write_concern(write_concern, journal)
         self.retention_days = retention_days
         self.client_factory = _import_factory(client_factory)
+        self.rollup_collection_name = rollup_collection or f"{collection}_rollups"
         self._lock = threading.Lock()
         self._collection = None
+        self._rollups = None  # the rollups' collection, connected with the events'
+        self._rollups_trusted = False
+        # (write id, event ids) of writes whose answer was lost: counted once known.
+        self._uncounted: list[tuple[str, set[str]]] = []
         self._percentile_operator = True  # until the server says it has no $percentile
 
     # --- the connection -------------------------------------------------------------------
@@ -104,9 +129,19 @@ class MongoBackend(TelemetryBackend):
         with self._lock:
             if self._collection is None:
                 collection = self._connect()
-                ensure_indexes(collection, self.retention_days)
-                self._collection = collection
+                ensure_indexes(collection, index_specs(self.retention_days))
+                rollups = collection.database[self.rollup_collection_name]
+                if self.write_concern:
+                    rollups = rollups.with_options(write_concern=collection.write_concern)
+                ensure_indexes(rollups, mongo_rollups.index_specs(self.retention_days))
+                mongo_rollups.mark_counted_if_empty(collection, rollups)
+                self._collection, self._rollups = collection, rollups
             return self._collection
+
+    def rollups_collection(self):
+        """The collection of the store's rollups (telemetry.backends.mongo_rollups)."""
+        self.collection()
+        return self._rollups
 
     def _connect(self):
         # A few seconds, not pymongo's 30, so the chain moves on to the next store quickly.
@@ -139,30 +174,100 @@ class MongoBackend(TelemetryBackend):
     def write_batch(self, events: Sequence[dict]) -> None:
         if not events:
             return
-        documents, refused = _documents(events)
+        self._count_uncounted()
+        write_id = uuid.uuid4().hex[:16]
+        documents, refused = _documents(events, write_id)
         try:
-            self._insert(documents, refused)
+            inserted = self._insert(documents, refused, write_id)
         except (bson.errors.InvalidDocument, OverflowError):
             # One document BSON cannot encode fails the whole call: find it, send the rest.
             documents, refused = _encodable(documents, refused)
-            self._insert(documents, refused)
+            self._insert(documents, refused, write_id)
+            # Part of the first attempt may have been sent: whatever this write stored.
+            inserted = self._stored_by(write_id, documents)
+        self._count(documents, inserted)
         if refused:
             raise EventsRefused(refused, {document["_id"] for document in documents})
 
-    def _insert(self, documents: list[dict], refused: dict[str, str]) -> None:
+    def _insert(self, documents: list[dict], refused: dict[str, str], write_id: str) -> set[str]:
+        """insert_many; the ids it stored (not those the collection held already)."""
         collection = self.collection()
         try:
-            _insert(collection, documents, refused)
+            return _insert(collection, documents, refused)
         except ServerSelectionTimeoutError:
             raise  # no server to send them to: nothing was sent
         except (ConnectionFailure, WriteConcernError) as exc:
             # Sent, then the connection broke (or the write may not last): the server may
             # hold any of them.
             ids = {document["_id"] for document in documents}
+            self._uncounted.append((write_id, ids))
             raise UncertainWrite(f"{type(exc).__name__}: {exc}", ids) from exc
+        except _PartlyStored as exc:
+            self._count(documents, exc.inserted)
+            raise
+
+    # --- rollups (telemetry.backends.mongo_rollups) ---------------------------------------
+
+    def _count(self, documents: Sequence[dict], inserted: Collection[str], sign: int = 1):
+        """Count these documents in the rollups (those of `inserted` only)."""
+        counted = [document for document in documents if document["_id"] in inserted]
+        try:
+            mongo_rollups.add(self.rollups_collection(), counted, sign)
+        except Exception as exc:
+            # The events are stored whatever happens here: the write must not look failed
+            # (the chain would store them again elsewhere). Not retried either: part of the
+            # increments may have been applied.
+            logger.warning(
+                "Telemetry rollups missed %d events (%s): run `manage.py telemetry_rollups "
+                "--verify`",
+                len(counted),
+                describe_error(exc),
+            )
+
+    def _stored_by(self, write_id: str, documents: Sequence[dict]) -> set[str]:
+        query = {"_id": {"$in": [d["_id"] for d in documents]}, WRITE_ID: write_id}
+        return {d["_id"] for d in self._run(lambda c: list(c.find(query, {"_id": 1})))}
+
+    def _count_uncounted(self) -> None:
+        """Count what writes whose answer was lost stored after all (the server answers
+        again: this is called before anything else is asked of it)."""
+        while self._uncounted:
+            write_id, ids = self._uncounted[0]
+            query = {"_id": {"$in": list(ids)}, WRITE_ID: write_id}
+            stored = self._run(lambda c, q=query: list(c.find(q)))
+            self._count(stored, {document["_id"] for document in stored})
+            self._uncounted.pop(0)
+
+    def rollup_rows(
+        self, cube: str, filters: EventFilter, *, percentiles: bool = True
+    ) -> list[Rollup] | None:
+        collection = self.rollups_collection()
+        if not self._rollups_trusted:
+            self._rollups_trusted = mongo_rollups.counts_everything(collection)
+            if not self._rollups_trusted:
+                logger.warning(
+                    "Telemetry rollups of %s do not count every event yet (events stored "
+                    "before they existed?): reports count the events until `manage.py "
+                    "telemetry_rollups --rebuild` is run.",
+                    self.collection_name,
+                )
+                return None
+        return mongo_rollups.rows(collection, cube, filters, percentiles)
+
+    def rebuild_rollups(self) -> None:
+        self._uncounted.clear()  # the rebuild counts them
+        mongo_rollups.rebuild(self.collection(), self.rollups_collection())
+        self._rollups_trusted = True
 
     def discard(self, ids: Collection[str]) -> None:
-        self._run(lambda c: c.delete_many({"_id": {"$in": list(ids)}}))
+        self._count_uncounted()
+        # One by one: what is removed, and only that, is taken out of the rollups.
+        removed = [
+            document
+            for event_id in ids
+            if (document := self._run(lambda c, i=event_id: c.find_one_and_delete({"_id": i})))
+        ]
+        self._count(removed, {document["_id"] for document in removed}, sign=-1)
 
     def iter_events(self, filters: EventFilter | None = None) -> Iterator[dict]:
         query = to_query(filters or EventFilter())
@@ -202,6 +307,7 @@ class MongoBackend(TelemetryBackend):
         return self._run(lambda c: list(c.aggregate(pipeline, allowDiskUse=True)))
 
     def existing_ids(self, ids: Collection[str], since: datetime | None = None) -> set[str]:
+        self._count_uncounted()
         query = {"_id": {"$in": list(ids)}}
         return {doc["_id"] for doc in self._run(lambda c: list(c.find(query, {"_id": 1})))}
 
@@ -270,9 +376,9 @@ def index_specs(retention_days: float | None) -> list[tuple[list, dict]]:
     return specs
 
 
-def ensure_indexes(collection, retention_days: float | None) -> None:
-    """Create the indexes (a no-op when they exist); change the TTL if the retention did."""
-    for keys, options in index_specs(retention_days):
+def ensure_indexes(collection, specs: list[tuple[list, dict]]) -> None:
+    """Create the indexes (a no-op when they exist); change a TTL if the retention did."""
+    for keys, options in specs:
         try:
             collection.create_index(keys, **options)
         except OperationFailure as exc:
@@ -294,12 +400,12 @@ def _set_expiry(collection, keys: list, seconds: int | None) -> None:
 # --- writing --------------------------------------------------------------------------------
 
 
-def _documents(events: Sequence[dict]) -> tuple[list[dict], dict[str, str]]:
+def _documents(events: Sequence[dict], write_id: str) -> tuple[list[dict], dict[str, str]]:
     """The events as documents, and why those that cannot be one (a bad timestamp) cannot."""
     documents, refused = [], {}
     for event in events:
         try:
-            documents.append(to_document(event))
+            documents.append({**to_document(event), WRITE_ID: write_id})
         except (TypeError, ValueError) as exc:
             refused[event["event_id"]] = f"not storable: {exc}"
     return documents, refused
@@ -322,8 +428,9 @@ def _encodable(documents: list[dict], refused: dict[str, str]) -> tuple[list[dic
     return good, refused
 
 
-def _insert(collection, documents: list[dict], refused: dict[str, str]) -> None:
-    """insert_many, unordered; refusals of single documents are added to `refused`."""
+def _insert(collection, documents: list[dict], refused: dict[str, str]) -> set[str]:
+    """insert_many, unordered; refusals of single documents are added to `refused`. The ids
+    it stored: not those refused or failed, nor duplicates (stored before)."""
     try:
         collection.insert_many(documents, ordered=False)
     except BulkWriteError as exc:
@@ -331,20 +438,25 @@ def _insert(collection, documents: list[dict], refused: dict[str, str]) -> None:
         if details.get("writeConcernErrors"):
             # The writes happened but may not last: say nothing is known to be stored.
             raise WriteConcernError(str(details["writeConcernErrors"][0])) from exc
-        errors = [e for e in details.get("writeErrors", []) if e.get("code") != DUPLICATE_KEY]
+        write_errors = details.get("writeErrors", [])
+        duplicates = {e["index"] for e in write_errors if e.get("code") == DUPLICATE_KEY}
+        errors = [e for e in write_errors if e.get("code") != DUPLICATE_KEY]
         for error in errors:
             if error.get("code") in REFUSAL_CODES:
                 refused[documents[error["index"]]["_id"]] = f"{error['code']}: {error['errmsg']}"
         failed = {error["index"] for error in errors}
+        inserted = {doc["_id"] for i, doc in enumerate(documents) if i not in failed | duplicates}
         others = [e for e in errors if e.get("code") not in REFUSAL_CODES]
         if others:
             # Unordered: every document but the failed ones was stored (or already was).
             stored = {doc["_id"] for i, doc in enumerate(documents) if i not in failed}
             message = f"{len(others)} of {len(documents)} events failed: {others[0]['errmsg']}"
-            raise PartialWrite(message, stored) from exc
+            raise _PartlyStored(message, stored, inserted) from exc
         for index in sorted(failed, reverse=True):
             del documents[index]  # what remains is what was stored
         # Only duplicates and refusals: the others are stored.
+        return inserted
+    return {document["_id"] for document in documents}
 
 
 # --- mapping events <-> documents -----------------------------------------------------------

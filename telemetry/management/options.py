@@ -14,7 +14,7 @@ from telemetry.selectors import reporting_backend
 TIME_HELP = "ISO date or datetime (UTC unless an offset is given), or an age: 7d, 12h, 30m"
 
 
-def _moment(text: str):
+def moment_argument(text: str):
     try:
         return parse_moment(text)
     except ValueError as exc:
@@ -22,8 +22,10 @@ def _moment(text: str):
 
 
 def add_filter_arguments(parser) -> None:
-    parser.add_argument("--since", type=_moment, help=f"events at or after this time: {TIME_HELP}")
-    parser.add_argument("--until", type=_moment, help="events before this time (exclusive)")
+    parser.add_argument(
+        "--since", type=moment_argument, help=f"events at or after this time: {TIME_HELP}"
+    )
+    parser.add_argument("--until", type=moment_argument, help="events before this time (exclusive)")
     parser.add_argument("--soeid", help="only this person's events (exact SOEID)")
     parser.add_argument("--project", help="only this project's events (exact project name)")
     parser.add_argument("--model", help="only events for this model (as clients name it)")

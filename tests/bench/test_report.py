@@ -122,3 +122,21 @@ def test_the_whole_report_renders_with_three_servers():
 
     assert "### Side by side: the gateway, Portkey and LiteLLM" in text
     assert "Portkey 1.15.2 (Node v20.20.2), LiteLLM 1.108.7" in text
+
+
+def test_reports_on_stored_events_are_tabled_and_checked_against_their_goals():
+    timed = {"first_ms": 300.0, "p50_ms": 80.0, "max_ms": 95.0, "calls": 10}
+    part = {"dashboard": timed, "usage_me": {**timed, "p50_ms": 4.5}, "usage_me_counted_ms": 900}
+    reports = {"events": 1_000_000, "csv": part, "mongodb": {"skipped": "no SecantusDB"}}
+    run = {**results(), "reports": reports}
+    rendered = report.render(run)
+    assert "### Reports on stored events (issue 14)" in rendered
+    assert (
+        "| CSV | GET /dashboard/ (staff; default view: the last 7 days) | 300.0 | 80.0 | 95.0 |"
+        in rendered
+    )
+    assert "| MongoDB (SecantusDB) | – | no SecantusDB |" in rendered
+    goals = {row[0]: row[3] for row in report.budget_rows(run)}
+    assert goals["dashboard default view, CSV, 1,000,000 events: p50 ms"] == "pass"
+    assert goals["usage/me, MongoDB (SecantusDB), 1,000,000 events: p50 ms"] == "n/a"
+    assert "Reports on stored events" not in report.render(results())

@@ -1,10 +1,14 @@
 """Fixtures for the telemetry tests (the pipeline fixture `recorded` is in tests/conftest.py)."""
 
+import uuid
 from pathlib import Path
 
 import pytest
 
 from telemetry import backends
+from telemetry.backends.csv import CSVBackend
+from telemetry.backends.mongo import MongoBackend
+from telemetry.histogram import RELATIVE_ERROR
 from telemetry.schema import build_event
 from tests.telemetry import fakes
 
@@ -19,6 +23,24 @@ def flaky_mongo():
     fakes.reset()
 
 
+@pytest.fixture(params=["csv", "mongomock", "mongodb"])
+def backend(request, tmp_path):
+    """Each store in turn: CSV, mongomock, a real MongoDB-protocol server (SecantusDB, or
+    the mongod at TEST_MONGO_URI)."""
+    if request.param == "csv":
+        store = CSVBackend(tmp_path)
+    elif request.param == "mongomock":
+        # Its own data (fakes.server keeps each URI's): mongomock, behind the fake that
+        # passes it the rollups' bulk writes.
+        uri = f"mongodb://store-{uuid.uuid4().hex[:8]}"
+        store = MongoBackend(uri=uri, client_factory=FLAKY_CLIENT)
+    else:
+        server = request.getfixturevalue("mongo_server")
+        store = MongoBackend(uri=server.uri, db_name=request.getfixturevalue("mongo_db"))
+    yield store
+    store.close()
+
+
 def make_event(**fields) -> dict:
     defaults = {"event_type": "http_request", "method": "GET", "status_code": 200}
     return build_event(**{**defaults, **fields})
@@ -29,6 +51,12 @@ def make_event(**fields) -> dict:
 REPORT_MONGO = "mongodb://reports:27017"
 CSV_BACKEND = "telemetry.backends.csv.CSVBackend"
 MONGO_BACKEND = "telemetry.backends.mongo.MongoBackend"
+
+
+def near(latency: float | None):
+    """A latency percentile as reports give it: from the rollups' histograms, within their
+    stated error of the exact nearest-rank value (telemetry.histogram)."""
+    return None if latency is None else pytest.approx(latency, rel=RELATIVE_ERROR)
 
 
 def at(day: int, hour: int = 12, minute: int = 0, ms: int = 0) -> str:

@@ -11,9 +11,15 @@ store between the processes of a gunicorn server.
 """
 
 import mongomock
+import pymongo
 import pymongo.collection
 import pymongo.database
-from pymongo.errors import BulkWriteError, PyMongoError, ServerSelectionTimeoutError
+from pymongo.errors import (
+    AutoReconnect,
+    BulkWriteError,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+)
 
 from telemetry.backends.base import UncertainWrite
 from telemetry.backends.mongo import MongoBackend
@@ -21,6 +27,8 @@ from telemetry.backends.mongo import MongoBackend
 DOWN: dict[str, type[PyMongoError]] = {}
 # uri -> error code: insert_many stores the first half of a batch, then fails the rest.
 HALF_INSERTS: dict[str, int] = {}
+# URIs whose next insert_many stores the batch, then loses the answer (AutoReconnect).
+LOST_ANSWERS: set[str] = set()
 # (uri, options) of every client created.
 CONNECTIONS: list[tuple[str, dict]] = []
 _SERVERS: dict[str, mongomock.MongoClient] = {}
@@ -36,6 +44,7 @@ def server(uri: str) -> mongomock.MongoClient:
 def reset() -> None:
     DOWN.clear()
     HALF_INSERTS.clear()
+    LOST_ANSWERS.clear()
     CONNECTIONS.clear()
     _SERVERS.clear()
 
@@ -67,6 +76,12 @@ class FlakyMongoClient:
         code = self.half_insert_code() if operation == "insert_many" else None
         if code is not None:
             return _insert_half(method, args[0], code)
+        if operation == "insert_many" and self.uri in LOST_ANSWERS:
+            LOST_ANSWERS.discard(self.uri)
+            method(*args, **kwargs)
+            raise AutoReconnect(f"{self.uri}: connection reset after the write")
+        if operation == "bulk_write" and isinstance(method.__self__, mongomock.Collection):
+            return _bulk_updates(method.__self__, args[0])
         return method(*args, **kwargs)
 
     def close(self) -> None:
@@ -103,6 +118,14 @@ class _Guarded:
             return _Guarded(self._client, result) if isinstance(result, _WRAPPED) else result
 
         return call
+
+
+def _bulk_updates(collection: mongomock.Collection, operations: list) -> None:
+    """bulk_write of UpdateOne operations, one by one: mongomock 4.3 cannot take the
+    operations of pymongo 4.20 (the rollups' increments, telemetry.backends.mongo_rollups)."""
+    for operation in operations:
+        assert isinstance(operation, pymongo.UpdateOne), operation
+        collection.update_one(operation._filter, operation._doc, upsert=operation._upsert)
 
 
 def _insert_half(insert_many, documents: list, code: int):

@@ -6,25 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from telemetry.backends.csv import CSVBackend
-from telemetry.backends.mongo import MongoBackend
 from telemetry.query import EventFilter
 from tests.telemetry.conftest import make_event
 
-STORES = ["csv", "mongomock", "mongodb"]
-
-
-@pytest.fixture(params=STORES)
-def backend(request, tmp_path):
-    if request.param == "csv":
-        store = CSVBackend(tmp_path)
-    elif request.param == "mongomock":
-        store = MongoBackend(uri="mongodb://contract", client_factory="mongomock.MongoClient")
-    else:
-        server = request.getfixturevalue("mongo_server")
-        store = MongoBackend(uri=server.uri, db_name=request.getfixturevalue("mongo_db"))
-    yield store
-    store.close()
+# The stores: the `backend` fixture (tests/telemetry/conftest.py).
 
 
 def at(day: int, hour: int = 12, ms: int = 0) -> str:

@@ -6,11 +6,13 @@ only time is the test's, so "once per interval" is counted, never timed.
 
 import pytest
 
+from telemetry import rollups
 from telemetry.backends.base import EventsRefused
 from telemetry.backends.chain import ChainStore, StoresUnavailable
 from telemetry.backends.csv import CSVBackend
 from telemetry.backends.mongo import MongoBackend
 from telemetry.doubts import DoubtLedger
+from telemetry.query import EventFilter
 from tests.telemetry.conftest import make_event
 from tests.telemetry.fakes import AnswerLost
 
@@ -210,6 +212,9 @@ def test_a_write_whose_answer_was_lost_is_stored_once_when_the_store_returns(los
     # Removed from the backup; a CSV file cannot delete a row, so from the primary instead
     # (replay_telemetry brings them back from the CSV fallback, once).
     assert (ids(lost) <= stored(primary)) == (copy == "backup")
+    # Each store's rollups count what it holds: the copy removed, and only that.
+    for store in (primary, other):
+        assert rollups.verify(store, EventFilter())[1] == []
     assert len(chain.doubts) == 0
 
 

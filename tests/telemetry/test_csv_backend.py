@@ -1,10 +1,12 @@
 import csv
+import io
 import multiprocessing
 import os
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from telemetry.backends import csv as csv_backend
 from telemetry.backends.csv import CSVBackend, read_file
 from telemetry.schema import CSV_HEADER, FIELDS, SCHEMA_VERSION, csv_cell
 from tests.telemetry import processes
@@ -71,14 +73,7 @@ def test_a_file_of_an_older_schema_is_rotated_so_every_row_reads_back(tmp_path):
 
 def test_concurrent_writer_processes_leave_only_whole_rows_and_the_exact_count(tmp_path):
     workers, batches, size = 4, 25, 20
-    spawn = multiprocessing.get_context("spawn")
-    args = [(str(tmp_path), 40_000, w, batches, size) for w in range(workers)]
-    jobs = [spawn.Process(target=processes.append_batches, args=a) for a in args]
-    for job in jobs:
-        job.start()
-    for job in jobs:
-        job.join(60)
-        assert job.exitcode == 0
+    processes.race_writers(str(tmp_path), 40_000, workers, batches, size)
     store = CSVBackend(tmp_path)
     events = list(store.iter_events())
     assert len(store.files()) > 1  # rotation happened while they raced
@@ -136,25 +131,20 @@ def test_a_file_found_empty_then_written_during_the_read_is_not_misread(tmp_path
     # file without a header (it failed with a TypeError, seen by tests/reliability).
     store = CSVBackend(tmp_path)
     store.path.touch()
-    real_reader = csv.reader
+    real_open = open
 
-    class ReaderRacedByAWriter:
-        def __init__(self, handle):
-            self.rows, self.raced = real_reader(handle), False
+    class FileRacedByAWriter(io.BufferedReader):
+        def readline(self, *args):
+            line = super().readline(*args)
+            if not line:  # the file was empty: now the writer writes
+                store.write_batch([make_event(request_id="late")])
+            return line
 
-        def __iter__(self):
-            return self
+    def racing_open(path, mode="r", *args, **kwargs):
+        handle = real_open(path, mode, *args, **kwargs)
+        return FileRacedByAWriter(handle.detach()) if mode == "rb" else handle
 
-        def __next__(self):
-            try:
-                return next(self.rows)
-            except StopIteration:
-                if not self.raced:  # the file was empty: now the writer writes
-                    self.raced = True
-                    store.write_batch([make_event(request_id="late")])
-                raise
-
-    monkeypatch.setattr(csv, "reader", ReaderRacedByAWriter)
+    monkeypatch.setattr(csv_backend, "open", racing_open, raising=False)
     assert list(store.iter_events()) == []
     monkeypatch.undo()
     assert [event["request_id"] for event in store.iter_events()] == ["late"]
