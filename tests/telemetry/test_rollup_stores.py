@@ -93,9 +93,11 @@ def test_refused_events_are_not_counted(backend):
 def test_events_removed_from_a_store_leave_its_rollups(backend):
     events = traffic(40)
     backend.write_batch(events)
-    removed = backend.discard([event["event_id"] for event in events[:15]])
-    left = 25 if removed else 40  # a CSV backend cannot remove single events: it says so
-    assert removed == (not isinstance(backend, CSVBackend))
+    # Only a store that can remove single events is asked to (a file of rows cannot).
+    assert backend.can_discard == (not isinstance(backend, CSVBackend))
+    if backend.can_discard:
+        backend.discard([event["event_id"] for event in events[:15]])
+    left = 25 if backend.can_discard else 40
     assert agrees(backend) == left == requests(backend)
 
 
