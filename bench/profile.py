@@ -10,8 +10,8 @@ request thread's CPU time per request (time.thread_time: not inflated by other p
 sharing the cores, unlike latency) and the whole process's, as the median of --repeat
 rounds. As in a gunicorn worker, events are only spooled: shipping them is the work of
 the shipper process (telemetry.shipper_process), not run here. With --profiler it then
-profiles one more round and prints the top entries. Gunicorn's own share (sockets, HTTP parsing) is not in
-these figures: `make bench` measures the whole server.
+profiles one more round and prints the top entries. Gunicorn's own share (sockets, HTTP
+parsing) is not in these figures: `make bench` measures the whole server.
 """
 
 import argparse
