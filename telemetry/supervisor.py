@@ -7,9 +7,15 @@ dead process's live Prometheus gauges (mark_process_dead, as for a worker) and s
 another, which takes over what the dead one left (telemetry.shipper_process). The thread,
 not gunicorn's main loop, is the shipper's parent, so gunicorn never mistakes it for a
 worker (whichever of the two reaps it, the thread's wait returns).
+
+Starting a process from one thread while another forks is a race: a worker forked while
+`Popen` waits for its child's `exec` inherits the pipe that tells `Popen` the exec
+happened, keeps it open for ever, and `Popen` never returns. So the master's forks (of
+workers) wait for a spawn under way, and a spawn waits for a fork (`os.register_at_fork`).
 """
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -37,6 +43,7 @@ class ShipperSupervisor:
         self.restarts = 0
         self._stopping = threading.Event()
         self._lock = threading.Lock()
+        self._spawning = threading.Lock()  # held by a spawn, and by this process's forks
         self._thread = threading.Thread(target=self._run, name="telemetry-shipper", daemon=True)
 
     @classmethod
@@ -52,6 +59,11 @@ class ShipperSupervisor:
         )
 
     def start(self) -> None:
+        os.register_at_fork(
+            before=self._spawning.acquire,
+            after_in_parent=self._spawning.release,
+            after_in_child=self._spawning.release,
+        )
         self._thread.start()
 
     def _run(self) -> None:
@@ -62,7 +74,8 @@ class ShipperSupervisor:
                 self.before_start()
                 # Its own session: a terminal's Ctrl-C stops gunicorn, which then stops it
                 # after the workers, so that it ships what they spooled last.
-                self.process = subprocess.Popen(self.command, start_new_session=True)  # noqa: S603
+                with self._spawning:
+                    self.process = subprocess.Popen(self.command, start_new_session=True)  # noqa: S603
             returncode = self.process.wait()
             self.after_exit(self.process.pid)
             if self._stopping.is_set():
