@@ -23,15 +23,10 @@ import threading
 import time
 from pathlib import Path
 
-from django.conf import settings
-
-from telemetry.backends import stores
 from telemetry.backends.chain import ChainStore
-from telemetry.doubts import DoubtLedger
 from telemetry.metrics.recording import WriterMetrics
-from telemetry.quarantine import Quarantine
 from telemetry.recovery import recover_orphans
-from telemetry.shipper import Shipper
+from telemetry.shipper import Shipper, shipping_settings
 from telemetry.spool import Segment, handoff_segments, other_segments
 
 logger = logging.getLogger("telemetry")
@@ -56,10 +51,7 @@ class SpoolShipper:
     ):
         self.directory = Path(spool_dir)
         self.store = store
-        self.doubts = DoubtLedger(spool_dir)
-        store.keep_doubts_in(self.doubts)
-        quarantine = Quarantine(quarantine_dir or self.directory / "quarantine")
-        self.shipper = Shipper(store=store, quarantine=quarantine, batch_size=batch_size)
+        self.shipper, self.doubts = Shipper.for_spool(store, spool_dir, quarantine_dir, batch_size)
         self.flush_interval = flush_interval
         self.recovery_interval = recovery_interval
         self.parent = parent
@@ -70,16 +62,7 @@ class SpoolShipper:
 
     @classmethod
     def from_settings(cls, parent: int | None = None) -> "SpoolShipper":
-        conf = settings.TELEMETRY
-        return cls(
-            store=stores.chain(),
-            spool_dir=conf["SPOOL_DIR"],
-            quarantine_dir=conf["QUARANTINE_DIR"],
-            batch_size=conf["BATCH_SIZE"],
-            flush_interval=conf["FLUSH_INTERVAL"],
-            recovery_interval=conf["RECOVERY_INTERVAL"],
-            parent=parent,
-        )
+        return cls(**shipping_settings(), parent=parent)
 
     # --- the process's life -----------------------------------------------------------------
 
@@ -199,13 +182,7 @@ class SpoolShipper:
             write_status(self.directory, status)
         except OSError as exc:  # a full disk: the workers see the file grow stale
             logger.warning("Telemetry shipper: cannot write its status (%s)", exc)
-        totals = {
-            "stored": self.shipper.stored,
-            "recovered": self.recovered,
-            "quarantined": self.shipper.quarantine.count - self.shipper.corrupt,
-            "corrupt": self.shipper.corrupt,
-            "dropped": 0,
-        }
+        totals = self.shipper.totals(recovered=self.recovered, dropped=0)
         try:
             self.metrics.publish(
                 totals=totals,
@@ -218,19 +195,13 @@ class SpoolShipper:
 
     def status(self) -> dict:
         """What /health shows of the spool and the stores, as TelemetryWriter.status does."""
-        return {
-            "status": self.store.status,
-            "spooled": self.backlog,
-            "stored": self.shipper.stored,
-            "recovered": self.recovered,
-            "quarantined": self.shipper.quarantine.count,
-            "corrupt": self.shipper.corrupt,
-            "dropped": 0,
-            "doubts": len(self.doubts),
-            "last_error": self.shipper.last_error or self.store.last_error(),
-            "last_write": self.shipper.last_write,
-            "stores": self.store.describe(),
-        }
+        return self.shipper.status(
+            spooled=self.backlog,
+            stored=self.shipper.stored,
+            recovered=self.recovered,
+            dropped=0,
+            doubts=len(self.doubts),
+        )
 
 
 # --- the status file ----------------------------------------------------------------------------

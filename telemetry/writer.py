@@ -27,13 +27,11 @@ from django.conf import settings
 
 from telemetry.backends import stores
 from telemetry.backends.chain import ChainStore
-from telemetry.doubts import DoubtLedger
 from telemetry.metrics.recording import WriterMetrics
-from telemetry.quarantine import Quarantine
 from telemetry.recovery import recover_orphans
 from telemetry.redact import describe_error
 from telemetry.sanitize import spool_line
-from telemetry.shipper import Shipper
+from telemetry.shipper import Shipper, shipping_settings
 from telemetry.shipper_process import read_status, stale_after
 from telemetry.spool import Spool, parse_lines
 
@@ -60,10 +58,7 @@ class TelemetryWriter:
         self.store = store
         self.handoff = handoff
         self.spool = Spool(spool_dir, segment_bytes, max_overflow, handoff=handoff)
-        self.doubts = DoubtLedger(spool_dir)
-        store.keep_doubts_in(self.doubts)
-        quarantine = Quarantine(quarantine_dir or Path(spool_dir) / "quarantine")
-        self.shipper = Shipper(store=store, quarantine=quarantine, batch_size=batch_size)
+        self.shipper, self.doubts = Shipper.for_spool(store, spool_dir, quarantine_dir, batch_size)
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.recovery_interval = recovery_interval
@@ -79,17 +74,8 @@ class TelemetryWriter:
 
     @classmethod
     def from_settings(cls, handoff: bool = False) -> "TelemetryWriter":
-        conf = settings.TELEMETRY
-        return cls(
-            store=stores.chain(),
-            spool_dir=conf["SPOOL_DIR"],
-            quarantine_dir=conf["QUARANTINE_DIR"],
-            batch_size=conf["BATCH_SIZE"],
-            flush_interval=conf["FLUSH_INTERVAL"],
-            recovery_interval=conf["RECOVERY_INTERVAL"],
-            segment_bytes=conf["SPOOL_SEGMENT_BYTES"],
-            handoff=handoff,
-        )
+        segment_bytes = settings.TELEMETRY["SPOOL_SEGMENT_BYTES"]
+        return cls(**shipping_settings(), segment_bytes=segment_bytes, handoff=handoff)
 
     # --- the request thread's side --------------------------------------------------------
 
@@ -174,14 +160,7 @@ class TelemetryWriter:
 
     def _publish_metrics(self) -> None:
         """What /health shows, as Prometheus metrics (telemetry.metrics); once a round."""
-        shipper = self.shipper
-        totals = {
-            "stored": shipper.stored,
-            "recovered": self.recovered,
-            "quarantined": shipper.quarantine.count - shipper.corrupt,
-            "corrupt": shipper.corrupt,
-            "dropped": self.spool.dropped,
-        }
+        totals = self.shipper.totals(recovered=self.recovered, dropped=self.spool.dropped)
         status, stores = self.store.status, self.store.describe()
         try:
             if self.handoff:  # the shipper process publishes the rest
@@ -252,19 +231,13 @@ class TelemetryWriter:
         return merged
 
     def _own_status(self) -> dict:
-        return {
-            "status": self.store.status,
-            "spooled": self.pending(),
-            "stored": self.shipped,
-            "recovered": self.recovered,
-            "quarantined": self.shipper.quarantine.count,
-            "corrupt": self.shipper.corrupt,
-            "dropped": self.spool.dropped,
-            "doubts": len(self.doubts),
-            "last_error": self.shipper.last_error or self.store.last_error(),
-            "last_write": self.shipper.last_write,
-            "stores": self.store.describe(),
-        }
+        return self.shipper.status(
+            spooled=self.pending(),
+            stored=self.shipped,
+            recovered=self.recovered,
+            dropped=self.spool.dropped,
+            doubts=len(self.doubts),
+        )
 
 
 # --- the process's writer -------------------------------------------------------------------
