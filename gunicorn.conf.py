@@ -59,8 +59,9 @@ TELEMETRY_FLUSH_TIMEOUT = float(os.environ.get("TELEMETRY_FLUSH_TIMEOUT", "20"))
 
 def on_starting(server):
     """Before any worker is forked: refuse an unsafe production configuration (one message,
-    exit status 1; dgen_ping_site.safety), and give Prometheus' multiprocess mode (/metrics,
-    docs/metrics.md) an empty directory, named in the environment the workers inherit.
+    exit status 1; dgen_ping_site.safety), give Prometheus' multiprocess mode (/metrics,
+    docs/metrics.md) an empty directory, named in the environment the workers inherit, and
+    make the workers' telemetry writers hand their spools to the shipper process.
     Django is set up here to look; the workers inherit it, as with gunicorn's --preload."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dgen_ping_site.settings")
     from django.conf import settings
@@ -71,19 +72,45 @@ def on_starting(server):
     setup_or_exit()
     exit_if_unsafe()
     prepare(settings.METRICS["MULTIPROCESS_DIR"])
+    # Only now: the writer imports prometheus_client, which reads its mode when imported.
+    from telemetry.writer import hand_off_to_shipper_process
+
+    hand_off_to_shipper_process()
+
+
+def when_ready(server):
+    """Start the telemetry shipper process beside the workers, restarted if it dies
+    (telemetry.supervisor): it ships the spool the workers append to, so that no request
+    worker spends its CPU (and GIL) on storing telemetry."""
+    from django.conf import settings
+
+    from telemetry.supervisor import ShipperSupervisor
+
+    server.telemetry_shipper = ShipperSupervisor.for_this_project(
+        os.getpid(), settings.TELEMETRY["SPOOL_DIR"]
+    )
+    server.telemetry_shipper.start()
+
+
+def on_exit(server):
+    """After the workers have exited: the shipper ships what they spooled last, then exits.
+    Whatever it could not store within the flush timeout is shipped at the next start."""
+    shipper = getattr(server, "telemetry_shipper", None)
+    if shipper is not None:
+        shipper.stop(timeout=TELEMETRY_FLUSH_TIMEOUT)
 
 
 def post_worker_init(worker):
-    """Start this worker's telemetry writer now, after the fork: it ships what a worker that
-    died left in the spool without waiting for this worker's first request. (post_fork runs
-    before Django is loaded, so the writer cannot start there.)"""
+    """Open this worker's telemetry writer now, after the fork (post_fork runs before Django
+    is loaded, so it cannot be opened there)."""
     from telemetry.writer import get_writer
 
     get_writer()
 
 
 def worker_exit(server, worker):
-    """Store everything this worker spooled before it goes (a no-op in the master)."""
+    """Release this worker's spool to the shipper process, and store what it held in memory
+    (a spool it could not write) before it goes (a no-op in the master)."""
     from telemetry.writer import shutdown
 
     shutdown(timeout=TELEMETRY_FLUSH_TIMEOUT)

@@ -8,9 +8,10 @@ class TokenRecord(models.Model):
     """An issued gateway JWT as the registry knows it: who, which project, until when, who
     issued it, whether it is revoked. Never the token itself, which is shown once, at issue.
 
-    Revocation is a row with `revoked_at` set: the one row every authenticated request reads,
-    by primary key (accounts.services.is_revoked). A token issued before the registry existed
-    has no row until it is revoked by value (`revoke_token --token`).
+    Revocation is a row with `revoked_at` set: the one row an authenticated request reads,
+    by primary key, at most every 2 s per token and process (accounts.revocation). A token
+    issued before the registry existed has no row until it is revoked by value
+    (`revoke_token --token`).
     """
 
     jti = models.CharField("token id (jti)", max_length=64, primary_key=True)

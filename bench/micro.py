@@ -7,7 +7,8 @@ a CSV directory and database of its own:
 
 - handoff: what the request thread pays to hand one event to the writer (µs per event);
 - writer: events per second from hand-off to rows in the CSV file;
-- export: `manage.py export_telemetry` over N stored events (events/s, peak RSS);
+- export: `manage.py export_telemetry` over N stored events, as CSV, JSON and NDJSON
+  (events/s, peak RSS; the top-level figures are the slowest format's);
 - budgets: what budgets add to an LLM call (µs per call): finding the budgets that bind it,
   reserving its worst case and settling it, with no budget, on the database ledger (SQLite,
   WAL) and on Redis (a redis-server started for the part; skipped without one);
@@ -38,7 +39,7 @@ HANDOFF = ("telemetry.writer", "emit")  # emit(event: dict) -> None, on the requ
 BUILD_EVENT = ("telemetry.schema", "build_event")
 BATCH_WRITE = "write_batch"  # TelemetryBackend.write_batch(events: list[dict])
 EXPORT_COMMAND = "export_telemetry"
-EXPORT_ARGS = ("--format", "csv")  # to stdout
+EXPORT_FORMATS = ("csv", "json", "ndjson")  # each to stdout
 WRITER_TIMEOUT = 120.0
 
 
@@ -157,7 +158,8 @@ def store(events: int, batch: int = 10_000) -> dict:
 
 
 def export(events: int, out_dir: Path) -> dict:
-    """Time `manage.py export_telemetry` in a child; peak RSS from wait4() on that child."""
+    """Time `manage.py export_telemetry` in a child, in every format; peak RSS from wait4()
+    on that child. The top-level figures are the slowest format's."""
     from django.core.management import get_commands
 
     if EXPORT_COMMAND not in get_commands():
@@ -165,8 +167,18 @@ def export(events: int, out_dir: Path) -> dict:
     stored = store(events)
     if "events" not in stored:
         return stored
-    output, errors = out_dir / "export.csv", out_dir / "export.log"
-    command = [sys.executable, "manage.py", EXPORT_COMMAND, *EXPORT_ARGS]
+    by_format = {}
+    for fmt in EXPORT_FORMATS:
+        by_format[fmt] = _export_as(fmt, events, out_dir)
+        if "error" in by_format[fmt]:
+            return by_format[fmt]
+    slowest = min(by_format.values(), key=lambda result: result["events_per_s"])
+    return {"store": stored, "events": events, **slowest, "by_format": by_format}
+
+
+def _export_as(fmt: str, events: int, out_dir: Path) -> dict:
+    output, errors = out_dir / f"export.{fmt}", out_dir / f"export.{fmt}.log"
+    command = [sys.executable, "manage.py", EXPORT_COMMAND, "--format", fmt]
     with output.open("wb") as sink, errors.open("wb") as log:
         started = time.perf_counter()
         proc = subprocess.Popen(command, cwd=ROOT, stdout=sink, stderr=log)
@@ -175,15 +187,15 @@ def export(events: int, out_dir: Path) -> dict:
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
     if proc.returncode:
         return {"error": f"exit {proc.returncode}: {errors.read_text(errors='replace')[-1000:]}"}
-    lines = count_lines(output)
-    return {
-        "store": stored,
-        "events": events,
-        "exported_lines": lines,
+    result = {
+        "format": fmt,
+        "exported_lines": count_lines(output),
         "seconds": round(elapsed, 3),
         "events_per_s": round(events / elapsed),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # Linux: kB
     }
+    output.unlink()  # a million events take a few hundred MB in each format
+    return result
 
 
 def budgets(calls: int, batch: int = 100) -> dict:

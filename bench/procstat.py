@@ -28,8 +28,23 @@ def tree(pid: int) -> list[int]:
 
 
 def workers(pid: int) -> list[int]:
-    """The processes that serve requests: a master's children, or the server itself."""
-    return children(pid) or [pid]
+    """The processes that serve requests: a master's children, or the server itself. The
+    gateway's telemetry shipper (a child of gunicorn's master too) serves none: its CPU is
+    in `cpu_seconds` (the whole tree), its memory in `shipper_rss_mb`."""
+    return [child for child in children(pid) if not is_shipper(child)] or [pid]
+
+
+def is_shipper(pid: int) -> bool:
+    try:
+        return b"ship_telemetry" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def shipper_rss_mb(pid: int) -> float | None:
+    """RSS of the gateway's telemetry shipper process, if it has one."""
+    shipper = next((child for child in children(pid) if is_shipper(child)), None)
+    return None if shipper is None else round(status_fields(shipper).get("rss_kb", 0) / 1024, 1)
 
 
 def _times(pid: int) -> list[int]:

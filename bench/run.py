@@ -214,7 +214,12 @@ def start_upstreams(run: Run) -> dict:
 
 def server_memory(pid: int) -> dict:
     rss = procstat.rss_mb(pid)
-    return {"workers": len(rss), "rss_idle_mb_by_worker": list(rss.values())}
+    shipper = procstat.shipper_rss_mb(pid)
+    return {
+        "workers": len(rss),
+        "rss_idle_mb_by_worker": list(rss.values()),
+        "shipper_rss_mb": shipper,
+    }
 
 
 def run_gateway(run: Run, env: dict, selected: list) -> dict:

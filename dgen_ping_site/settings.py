@@ -202,6 +202,11 @@ REST_FRAMEWORK = {
     # attack, and the schema documents exactly what is accepted.
     # Strict: refuses at the edge what a store could not take (dgen_ping_site.parsers).
     "DEFAULT_PARSER_CLASSES": ["dgen_ping_site.parsers.StrictJSONParser"],
+    # JSON answers by orjson (dgen_ping_site.renderers); the browsable API for browsers.
+    "DEFAULT_RENDERER_CLASSES": [
+        "dgen_ping_site.renderers.FastJSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "dgen_ping_site.negotiation.ExplainedNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "dgen_ping_site.exceptions.json_exception_handler",

@@ -1,7 +1,7 @@
 """Recovery of dead processes' spools: their unshipped events are stored by someone else.
 
 A segment whose flock can be taken belongs to a process that is gone (killed, crashed, or
-stopped with a store down). Any writer (and, later, a shipper process) adopts it, ships it
+stopped with a store down). Any writer (or the shipper process) adopts it, ships it
 from its checkpoint, skipping what a store already holds (its owner may have stored a batch
 and died before saving the checkpoint), quarantining what no store will take, and deletes
 it once everything in it is done with. The doubts a dead process left (telemetry.doubts)
@@ -22,19 +22,24 @@ logger = logging.getLogger("telemetry")
 
 
 def recover_orphans(
-    spool_dir: Path, own: Collection[Path], shipper: Shipper, doubts: DoubtLedger
+    spool_dir: Path,
+    own: Collection[Path],
+    shipper: Shipper,
+    doubts: DoubtLedger,
+    handoff: bool = False,
 ) -> int:
     """Take over the doubts dead processes left in `spool_dir` and ship their segments; the
     number of events stored.
 
-    Stops at the first segment that cannot be shipped whole (no store takes writes now):
-    it stays, with its checkpoint, for the next try.
+    Hand-off segments (gunicorn workers') only with `handoff`: the shipper process alone
+    ships those. Stops at the first segment that cannot be shipped whole (no store takes
+    writes now): it stays, with its checkpoint, for the next try.
     """
     adopted = doubts.adopt_orphans()
     if adopted:
         logger.info("Took over %d doubtful writes of dead processes", adopted)
     recovered = 0
-    for path in other_segments(spool_dir, own):
+    for path in other_segments(spool_dir, own, handoff):
         segment = Segment.adopt(path)
         if segment is None:
             continue  # its owner is alive

@@ -15,9 +15,13 @@ segment does: a partly stored batch is never stored twice.
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
 
 from dgen_ping_site.clock import iso_utc
 from telemetry.backends.base import EventsRefused, PartialWrite, TelemetryBackend, earliest
+from telemetry.doubts import DoubtLedger
 from telemetry.quarantine import Quarantine
 from telemetry.redact import describe_error
 from telemetry.spool import Segment
@@ -34,7 +38,32 @@ class Shipped:
     done: bool = False
 
 
+def shipping_settings() -> dict:
+    """What a writer thread or the shipper process is built from (settings.TELEMETRY)."""
+    from telemetry.backends import stores
+
+    conf = settings.TELEMETRY
+    return {
+        "store": stores.chain(),
+        "spool_dir": conf["SPOOL_DIR"],
+        "quarantine_dir": conf["QUARANTINE_DIR"],
+        "batch_size": conf["BATCH_SIZE"],
+        "flush_interval": conf["FLUSH_INTERVAL"],
+        "recovery_interval": conf["RECOVERY_INTERVAL"],
+    }
+
+
 class Shipper:
+    @classmethod
+    def for_spool(
+        cls, store, spool_dir: Path, quarantine_dir: Path | None, batch_size: int
+    ) -> tuple["Shipper", DoubtLedger]:
+        """A shipper for a spool directory, and the ledger its chain keeps doubts in."""
+        doubts = DoubtLedger(spool_dir)
+        store.keep_doubts_in(doubts)
+        quarantine = Quarantine(quarantine_dir or Path(spool_dir) / "quarantine")
+        return cls(store=store, quarantine=quarantine, batch_size=batch_size), doubts
+
     def __init__(self, *, store: TelemetryBackend, quarantine: Quarantine, batch_size: int):
         self.store = store
         self.quarantine = quarantine
@@ -43,6 +72,29 @@ class Shipper:
         self.corrupt = 0  # spool lines that were not events
         self.last_error: str | None = None
         self.last_write: str | None = None
+
+    def totals(self, *, recovered: int, dropped: int) -> dict:
+        """The counts the metrics publish (telemetry.metrics.recording.WriterMetrics)."""
+        return {
+            "stored": self.stored,
+            "recovered": recovered,
+            "quarantined": self.quarantine.count - self.corrupt,
+            "corrupt": self.corrupt,
+            "dropped": dropped,
+        }
+
+    def status(self, **figures) -> dict:
+        """What /health shows: the chain's state and this shipper's, with `figures` (spooled,
+        stored, recovered, dropped, doubts)."""
+        return {
+            "status": self.store.status,
+            **figures,
+            "quarantined": self.quarantine.count,
+            "corrupt": self.corrupt,
+            "last_error": self.last_error or self.store.last_error(),
+            "last_write": self.last_write,
+            "stores": self.store.describe(),
+        }
 
     def ship_segment(self, segment: Segment, dedupe: bool = False) -> Shipped:
         """Ship a segment's lines from its checkpoint on, batch by batch.

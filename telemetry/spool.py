@@ -11,6 +11,13 @@ taken belongs to a dead process: telemetry.recovery hands its unshipped lines to
 The checkpoint is saved after a batch is stored, so a crash in between can ship that batch
 twice; whoever ships an orphan must drop events the store already has.
 
+Under gunicorn the workers only append: their segments are named `<pid>-<ns>.handoff.spool`
+and shipped, while their owner lives, by the shipper process beside them
+(telemetry.shipper_process), which reads them without their lock and alone saves their
+checkpoints. A worker hands a large segment over by closing it (the shipper then adopts it
+as a dead process's). Writers that ship their own segments (runserver, tests) leave hand-off
+segments alone, so no segment is ever shipped by two processes at once.
+
 `Spool` is the appending side, on the request threads; telemetry.shipper reads segments.
 """
 
@@ -29,6 +36,7 @@ from pathlib import Path
 logger = logging.getLogger("telemetry")
 
 SUFFIX = ".spool"
+HANDOFF = ".handoff"  # a segment its owner does not ship: the shipper process does
 CHECKPOINT_SUFFIX = ".ckpt"
 _READ_CHUNK = 256 * 1024
 
@@ -59,9 +67,10 @@ class Segment:
         self.unsure = False  # a failed ship may have stored part of the next batch
 
     @classmethod
-    def create(cls, directory: Path) -> "Segment":
+    def create(cls, directory: Path, handoff: bool = False) -> "Segment":
         directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"{os.getpid()}-{time.time_ns()}{SUFFIX}"
+        tag = HANDOFF if handoff else ""
+        path = directory / f"{os.getpid()}-{time.time_ns()}{tag}{SUFFIX}"
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return cls(path, fd)
@@ -71,6 +80,34 @@ class Segment:
         """Lock a segment whose owner is gone; None if it lives or the file went away."""
         fd = lock_orphan(path)
         return None if fd is None else cls(path, fd)
+
+    @classmethod
+    def watch(cls, path: Path) -> "Segment | None":
+        """Open a live worker's hand-off segment to ship it, without its lock (the shipper
+        process); None if it went away. `unsure`: a shipper before us may have stored the
+        batch after the checkpoint and died before saving it."""
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        segment = cls(path, fd)
+        segment.unsure = True
+        return segment
+
+    def refresh(self) -> None:
+        """See what the owner appended since (a watched segment)."""
+        self.size = os.fstat(self.fd).st_size
+
+    def pending_lines(self) -> int:
+        """Lines after the checkpoint: the backlog, counted only when it is not shipped."""
+        count, offset = 0, self.shipped
+        while offset < self.size:
+            chunk = os.pread(self.fd, min(_READ_CHUNK * 4, self.size - offset), offset)
+            if not chunk:
+                break
+            count += chunk.count(b"\n")
+            offset += len(chunk)
+        return count
 
     def append(self, line: bytes) -> None:
         """Add one line; callers serialise appends (writer.TelemetryWriter holds a lock)."""
@@ -179,8 +216,15 @@ class Spool:
     are counted as dropped and logged.
     """
 
-    def __init__(self, directory: Path, segment_bytes: int, max_overflow: int = 10_000):
+    def __init__(
+        self,
+        directory: Path,
+        segment_bytes: int,
+        max_overflow: int = 10_000,
+        handoff: bool = False,
+    ):
         self.directory = Path(directory)
+        self.handoff = handoff
         self.segment_bytes = segment_bytes
         self.max_overflow = max_overflow
         self.lock = threading.Lock()
@@ -200,7 +244,7 @@ class Spool:
     def _to_disk(self, line: bytes) -> bool:
         try:
             if self.current is None:
-                self.current = Segment.create(self.directory)
+                self.current = Segment.create(self.directory, self.handoff)
             self.current.append(line)
             return True
         except OSError as exc:
@@ -216,6 +260,17 @@ class Spool:
         if self.dropped == 1:
             logger.error("Telemetry overflow full: events are being dropped.")
         return False
+
+    def hand_over_if_large(self) -> None:
+        """(A hand-off spool) Close the current segment once it is large: the shipper process
+        adopts it, ships the rest and deletes it; the next line starts a new one."""
+        current = self.current
+        if current is None or current.size < self.segment_bytes:
+            return
+        with self.lock:
+            if self.current is current:
+                self.current = None
+                current.close(remove=False)
 
     def segments(self) -> list[Segment]:
         """Our segments, oldest first: what the shipper has to read."""
@@ -259,12 +314,26 @@ class Spool:
             segment.forget()
 
 
-def other_segments(directory: Path, own: Collection[Path]) -> list[Path]:
-    """Segment files other than ours: their owners may be alive or dead (see adopt)."""
+def other_segments(directory: Path, own: Collection[Path], handoff: bool = False) -> list[Path]:
+    """Segment files other than ours: their owners may be alive or dead (see adopt). Hand-off
+    segments only with `handoff` (the shipper process's)."""
     try:
-        return sorted(path for path in directory.glob("*" + SUFFIX) if path not in own)
+        paths = sorted(path for path in directory.glob("*" + SUFFIX) if path not in own)
     except OSError:
         return []
+    return paths if handoff else [path for path in paths if not is_handoff(path)]
+
+
+def handoff_segments(directory: Path) -> list[Path]:
+    """The hand-off segments in the directory, oldest first by name."""
+    try:
+        return sorted(directory.glob("*" + HANDOFF + SUFFIX))
+    except OSError:
+        return []
+
+
+def is_handoff(path: Path) -> bool:
+    return path.name.endswith(HANDOFF + SUFFIX)
 
 
 def remove_stray_checkpoints(directory: Path) -> None:

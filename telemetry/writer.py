@@ -8,6 +8,12 @@ batch goes: primary, backups, CSV), sets aside what no store will take
 (telemetry.quarantine), and ships the segments of processes that died
 (telemetry.recovery). The chain's doubts (events that may be in two stores) are kept in a
 ledger in the spool (telemetry.doubts), so that they outlive the process.
+
+Under gunicorn the writers are hand-off writers (`hand_off_to_shipper_process`, called in
+the master before it forks): they only append, and the shipper process beside the workers
+(telemetry.shipper_process) ships their segments and reports what /health shows. Their
+thread ships only the events held in memory while the spool cannot be written, which the
+shipper process cannot see.
 """
 
 import atexit
@@ -21,13 +27,12 @@ from django.conf import settings
 
 from telemetry.backends import stores
 from telemetry.backends.chain import ChainStore
-from telemetry.doubts import DoubtLedger
 from telemetry.metrics.recording import WriterMetrics
-from telemetry.quarantine import Quarantine
 from telemetry.recovery import recover_orphans
 from telemetry.redact import describe_error
 from telemetry.sanitize import spool_line
-from telemetry.shipper import Shipper
+from telemetry.shipper import Shipper, shipping_settings
+from telemetry.shipper_process import read_status, stale_after
 from telemetry.spool import Spool, parse_lines
 
 logger = logging.getLogger("telemetry")
@@ -47,14 +52,13 @@ class TelemetryWriter:
         recovery_interval: float = 10.0,
         segment_bytes: int = 16 * 1024 * 1024,
         max_overflow: int = 10_000,
+        handoff: bool = False,
     ):
         self.pid = os.getpid()
         self.store = store
-        self.spool = Spool(spool_dir, segment_bytes, max_overflow)
-        self.doubts = DoubtLedger(spool_dir)
-        store.keep_doubts_in(self.doubts)
-        quarantine = Quarantine(quarantine_dir or Path(spool_dir) / "quarantine")
-        self.shipper = Shipper(store=store, quarantine=quarantine, batch_size=batch_size)
+        self.handoff = handoff
+        self.spool = Spool(spool_dir, segment_bytes, max_overflow, handoff=handoff)
+        self.shipper, self.doubts = Shipper.for_spool(store, spool_dir, quarantine_dir, batch_size)
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.recovery_interval = recovery_interval
@@ -63,28 +67,27 @@ class TelemetryWriter:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._overflow_unsure = False
+        self._next_recovery = 0.0
+        self.stale_after = stale_after(flush_interval)
         self.shipped = self.recovered = 0
         self.metrics = WriterMetrics()
 
     @classmethod
-    def from_settings(cls) -> "TelemetryWriter":
-        conf = settings.TELEMETRY
-        return cls(
-            store=stores.chain(),
-            spool_dir=conf["SPOOL_DIR"],
-            quarantine_dir=conf["QUARANTINE_DIR"],
-            batch_size=conf["BATCH_SIZE"],
-            flush_interval=conf["FLUSH_INTERVAL"],
-            recovery_interval=conf["RECOVERY_INTERVAL"],
-            segment_bytes=conf["SPOOL_SEGMENT_BYTES"],
-        )
+    def from_settings(cls, handoff: bool = False) -> "TelemetryWriter":
+        segment_bytes = settings.TELEMETRY["SPOOL_SEGMENT_BYTES"]
+        return cls(**shipping_settings(), segment_bytes=segment_bytes, handoff=handoff)
 
     # --- the request thread's side --------------------------------------------------------
 
     def emit(self, event: dict) -> None:
         """Hand an event off: spooled to disk before this returns (or held in memory)."""
         self.spool.append(spool_line(event))
-        if self.pending() >= self.batch_size:
+        if self.handoff:
+            if self.spool.overflow:
+                self._wake.set()  # the shipper process cannot see these
+            else:
+                self.spool.hand_over_if_large()
+        elif self.pending() >= self.batch_size:
             self._wake.set()
 
     # --- the writer thread ----------------------------------------------------------------
@@ -94,28 +97,35 @@ class TelemetryWriter:
         self._thread.start()
 
     def _run(self) -> None:
-        next_recovery = 0.0
         while not self._stop.is_set():
             try:
                 with self._ship_lock:
-                    self._ship_own()
-                    if self.store.status != "connected":
-                        self.store.probe(idle=self.pending() == 0)
-                    if time.monotonic() >= next_recovery:
-                        next_recovery = time.monotonic() + self.recovery_interval
-                        self._recover()
-                    self.store.settle_doubts()  # idle, a store may have come back unasked
-                    self._publish_metrics()
+                    self._round()
             except Exception as exc:  # the thread must outlive any surprise
                 logger.exception("Telemetry writer error")
                 self.shipper.last_error = describe_error(exc)
             self._wake.wait(self.flush_interval)
             self._wake.clear()
 
+    def _round(self) -> None:
+        if self.handoff and not (self.pending() or self._overflow_unsure or len(self.doubts)):
+            return  # the shipper process ships the spool; nothing is held here
+        self._ship_own()
+        if self.store.status != "connected":
+            self.store.probe(idle=self.pending() == 0)
+        if not self.handoff and time.monotonic() >= self._next_recovery:
+            self._next_recovery = time.monotonic() + self.recovery_interval
+            self._recover()
+        self.store.settle_doubts()  # idle, a store may have come back unasked
+        self._publish_metrics()
+
     def _ship_own(self) -> bool:
-        """Ship the overflow and our spooled events; False if the store did not take them."""
+        """Ship the overflow and our spooled events (a hand-off writer: the overflow only);
+        False if the store did not take them."""
         if not self._ship_overflow():
             return False
+        if self.handoff:
+            return True
         for segment in self.spool.segments():
             shipped = self.shipper.ship_segment(segment)
             self.shipped += shipped.lines
@@ -143,31 +153,32 @@ class TelemetryWriter:
         return True
 
     def _recover(self) -> None:
+        if self.handoff:
+            return  # the shipper process recovers dead processes' spools
         own = {segment.path for segment in self.spool.segments()}
         self.recovered += recover_orphans(self.spool.directory, own, self.shipper, self.doubts)
 
     def _publish_metrics(self) -> None:
         """What /health shows, as Prometheus metrics (telemetry.metrics); once a round."""
-        shipper = self.shipper
-        totals = {
-            "stored": shipper.stored,
-            "recovered": self.recovered,
-            "quarantined": shipper.quarantine.count - shipper.corrupt,
-            "corrupt": shipper.corrupt,
-            "dropped": self.spool.dropped,
-        }
+        totals = self.shipper.totals(recovered=self.recovered, dropped=self.spool.dropped)
         status, stores = self.store.status, self.store.describe()
         try:
-            self.metrics.publish(
-                totals=totals, backlog=self.pending(), status=status, stores=stores
-            )
+            if self.handoff:  # the shipper process publishes the rest
+                self.metrics.publish_totals(totals)
+            else:
+                self.metrics.publish(
+                    totals=totals, backlog=self.pending(), status=status, stores=stores
+                )
         except Exception:  # metrics must never stop telemetry from being stored
             logger.exception("Could not publish the telemetry writer's metrics")
 
     # --- control --------------------------------------------------------------------------
 
     def pending(self) -> int:
-        """Events handed to this writer and not shipped yet."""
+        """Events handed to this writer and not shipped yet (a hand-off writer: those it
+        holds in memory; the shipper process counts the spooled ones)."""
+        if self.handoff:
+            return len(self.spool.overflow)
         return self.spool.appended - self.shipped
 
     def flush(self, timeout: float = 10.0, *, last: bool = False) -> bool:
@@ -206,26 +217,41 @@ class TelemetryWriter:
         self.doubts.forget()
 
     def status(self) -> dict:
-        """What /health shows; no I/O."""
-        return {
-            "status": self.store.status,
-            "spooled": self.pending(),
-            "stored": self.shipped,
-            "recovered": self.recovered,
-            "quarantined": self.shipper.quarantine.count,
-            "corrupt": self.shipper.corrupt,
-            "dropped": self.spool.dropped,
-            "doubts": len(self.doubts),
-            "last_error": self.shipper.last_error or self.store.last_error(),
-            "last_write": self.shipper.last_write,
-            "stores": self.store.describe(),
-        }
+        """What /health shows: this writer's own figures (no I/O), or, for a hand-off writer,
+        the shipper process's (its status file), with what this process holds or dropped."""
+        own = self._own_status()
+        if not self.handoff:
+            return own
+        shipping = read_status(self.spool.directory, stale_after=self.stale_after)
+        merged = {**shipping, "spooled": shipping["spooled"] + own["spooled"]}
+        merged["dropped"] = shipping["dropped"] + own["dropped"]
+        merged["doubts"] = shipping["doubts"] + own["doubts"]
+        if own["spooled"] or self._overflow_unsure:  # held here: this process's store says
+            merged.update(status=own["status"], last_error=own["last_error"])
+        return merged
+
+    def _own_status(self) -> dict:
+        return self.shipper.status(
+            spooled=self.pending(),
+            stored=self.shipped,
+            recovered=self.recovered,
+            dropped=self.spool.dropped,
+            doubts=len(self.doubts),
+        )
 
 
 # --- the process's writer -------------------------------------------------------------------
 
 _writer: TelemetryWriter | None = None
 _writer_lock = threading.Lock()
+_handoff = False
+
+
+def hand_off_to_shipper_process() -> None:
+    """(gunicorn's master, before it forks) The writers of this process and its children
+    only append; the shipper process ships their spools (telemetry.shipper_process)."""
+    global _handoff
+    _handoff = True
 
 
 def get_writer() -> TelemetryWriter:
@@ -240,7 +266,7 @@ def _start_writer() -> TelemetryWriter:
     global _writer
     with _writer_lock:
         if _writer is None or _writer.pid != os.getpid():
-            _writer = TelemetryWriter.from_settings()
+            _writer = TelemetryWriter.from_settings(handoff=_handoff)
             _writer.start()
         return _writer
 

@@ -55,11 +55,7 @@ class WriterMetrics:
     ) -> None:
         """totals: this writer's counts so far (keys of COUNTERS); stores: the chain's
         `describe()`."""
-        for name, counter in self.COUNTERS.items():
-            grown = totals[name] - self._published[name]
-            if grown > 0:
-                counter.inc(grown)
-                self._published[name] = totals[name]
+        self.publish_totals(totals)
         m.TELEMETRY_BACKLOG.set(backlog)
         self._publish_status(status)
         for store in stores:
@@ -67,6 +63,15 @@ class WriterMetrics:
             for state in self.STATES:
                 m.series(m.TELEMETRY_STORE_STATE, alias, state).set(store["state"] == state)
             m.series(m.TELEMETRY_STORE_ACTIVE, alias).set(store["active"])
+
+    def publish_totals(self, totals: Mapping[str, int]) -> None:
+        """The counters alone: a gunicorn worker's writer, whose spool the shipper process
+        ships, counts only what it dropped or shipped itself (held in memory)."""
+        for name, counter in self.COUNTERS.items():
+            grown = totals[name] - self._published[name]
+            if grown > 0:
+                counter.inc(grown)
+                self._published[name] = totals[name]
 
     def _publish_status(self, status: str) -> None:
         if status == self._status:

@@ -5,6 +5,7 @@ import io
 import json
 import os
 import pty
+import random
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -273,3 +274,30 @@ def test_a_terminal_gets_a_progress_line_and_a_pipe_does_not(tmp_path):
         os.close(terminal)
     assert "\r20 events" in shown and "Exported 20 events" in shown
     assert "\x1b[31" not in shown  # success is never shown in red
+
+
+CELL_PIECES = ["", "a", ",", '"', "\r", "\n", "\r\n", " ", "=1+2", "-3", "@x", "\t", "é", "x,y"]
+
+
+def test_csv_rows_are_what_the_csv_module_writes_whatever_the_cells_hold():
+    """The fast path (cells joined by commas) and csv.writer agree on every row."""
+    rng = random.Random(15)
+    columns = {f"c{i}": str for i in range(6)}
+    rows = [
+        ["".join(rng.choices(CELL_PIECES, k=rng.randint(0, 3))) for _ in columns]
+        for _ in range(3000)
+    ]
+    rows += [[""] * 6, ["plain"] * 6]
+    expected = io.StringIO()
+    writer = csv.writer(expected)
+    for cells in [list(columns), *rows]:
+        writer.writerow([neutralise(cell) for cell in cells])
+    encoded = b"".join(
+        data
+        for _, data in encode(
+            ({name: cell for name, cell in zip(columns, cells, strict=True)} for cells in rows),
+            "csv",
+            columns,
+        )
+    )
+    assert encoded.decode() == expected.getvalue()

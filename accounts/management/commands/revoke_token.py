@@ -7,8 +7,8 @@ from dgen_ping_site.clock import iso_utc
 
 class Command(BaseCommand):
     help = (
-        "Revoke a gateway JWT, given the token itself or its jti; it is refused at once by "
-        "every worker. An unknown jti is an error; a token already revoked is said so."
+        "Revoke a gateway JWT, given the token itself or its jti; every worker refuses it "
+        "within 2 s. An unknown jti is an error; a token already revoked is said so."
     )
 
     def add_arguments(self, parser):

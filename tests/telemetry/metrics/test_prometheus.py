@@ -146,7 +146,8 @@ def test_prometheus_counts_what_was_sent(deployment):
     # Both workers served, and each scrape (answered by one of them) counted both.
     served = {path.stem.split("_")[-1] for path in d.metrics_dir.glob("histogram_*.db")}
     assert served == {str(pid) for pid in d.workers()}, served
-    assert d.prometheus.wait_for("sum(dgen_ping_telemetry_status)", 2) == 2
+    # One telemetry shipper process beside the workers reports the telemetry pipeline.
+    assert d.prometheus.wait_for("sum(dgen_ping_telemetry_status)", 1) == 1
 
 
 def test_the_exposition_is_clean_for_promtool(deployment):
@@ -178,7 +179,7 @@ def test_a_killed_workers_counts_stay_and_its_live_gauges_go(deployment):
     # gunicorn's master ran child_exit: the dead worker's live gauges are gone, its counts not.
     assert not (d.metrics_dir / f"gauge_livesum_{victim}.db").exists()
     d.prometheus.wait_for_scrape()  # nothing from before the kill
-    assert d.prometheus.wait_for("sum(dgen_ping_telemetry_status)", 2) == 2  # not 3
+    assert d.prometheus.wait_for("sum(dgen_ping_telemetry_status)", 1) == 1
     assert d.prometheus.value(everything) == before
     assert (d.metrics_dir / f"histogram_{victim}.db").exists()
     for n in range(5):
@@ -186,6 +187,33 @@ def test_a_killed_workers_counts_stay_and_its_live_gauges_go(deployment):
     assert d.prometheus.wait_for(everything, before + 5) == before + 5
     # Over the whole run, the total never went down.
     assert d.prometheus.value(f"resets({everything}[10m:1s])") == 0
+
+
+def shipper_pid(d: Deployment) -> int | None:
+    """The telemetry shipper process, as its status file names it."""
+    try:
+        return json.loads((d.gateway.directory / "spool" / "shipper.status").read_text())["pid"]
+    except (OSError, ValueError):
+        return None
+
+
+def test_a_killed_shippers_live_gauges_go_and_its_replacement_reports(deployment):
+    d = deployment
+    victim = wait_until(lambda: shipper_pid(d))
+    assert (d.metrics_dir / f"gauge_livesum_{victim}.db").exists()
+    stored = "sum(dgen_ping_telemetry_events_stored_total)"
+    d.prometheus.wait_for_scrape()
+    before = d.prometheus.value(stored) or 0
+    os.kill(victim, signal.SIGKILL)
+    replacement = wait_until(lambda: (shipper_pid(d) or victim) != victim and shipper_pid(d))
+    assert replacement, "gunicorn's master did not start another shipper"
+    # The master marked the dead shipper dead: its live gauges went, its counts stayed.
+    assert not (d.metrics_dir / f"gauge_livesum_{victim}.db").exists()
+    for n in range(5):
+        assert d.send("GET", f"/after/the/shipper/{n}").status == 404
+    d.prometheus.wait_for_scrape()
+    assert d.prometheus.wait_for("sum(dgen_ping_telemetry_status)", 1) == 1  # not 2
+    assert wait_until(lambda: (d.prometheus.value(stored) or 0) >= before + 5)
 
 
 def test_prometheus_pages_show_the_gateway(deployment, browser):  # noqa: F811 (the fixture)
