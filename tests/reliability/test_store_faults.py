@@ -58,6 +58,10 @@ def rig(gateways, tmp_path):
         DB_NAME=db_name,
         MONGO_TIMEOUT_MS="300",
         SHARED_MONGO_DIR=str(home),
+        # Batches of several events, so that a half-applied insert stores some of each: the
+        # shipper process ships each worker's segment as a batch of its own, and at 50 ms a
+        # round those often held one event (half of one is none).
+        TELEMETRY_FLUSH_INTERVAL="0.5",
     )
     return MongoRig(gateway, home, db_name)
 
