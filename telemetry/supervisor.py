@@ -20,10 +20,26 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 logger = logging.getLogger("telemetry")
+
+# What asks the shipper to ship what is left and exit.
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
+@contextmanager
+def stop_signals_held() -> Iterator[None]:
+    """Block the stop signals in this thread while a shipper is started: it inherits the
+    mask (it survives fork and exec) and unblocks them once its handlers are in place
+    (`ship_telemetry`), so a stop sent while it is still starting is a drain, not a death."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class ShipperSupervisor:
@@ -74,7 +90,7 @@ class ShipperSupervisor:
                 self.before_start()
                 # Its own session: a terminal's Ctrl-C stops gunicorn, which then stops it
                 # after the workers, so that it ships what they spooled last.
-                with self._spawning:
+                with self._spawning, stop_signals_held():
                     self.process = subprocess.Popen(self.command, start_new_session=True)  # noqa: S603
             returncode = self.process.wait()
             self.after_exit(self.process.pid)

@@ -23,6 +23,7 @@ from telemetry.quarantine import Quarantine
 from telemetry.recovery import recover_orphans
 from telemetry.shipper import Shipper
 from telemetry.shipper_process import STATUS_FILE, SpoolShipper, read_status
+from telemetry.supervisor import ShipperSupervisor
 from telemetry.writer import TelemetryWriter
 from tests.reliability.gateway import wait_until
 from tests.telemetry import servers
@@ -223,3 +224,26 @@ def test_the_masters_sigterm_drains_the_spool_after_the_workers(gateway, tmp_pat
     exactly_once(tmp_path, received)
     assert list((tmp_path / "spool").glob("*.spool")) == []
     assert not alive(shipper) and not any(alive(pid) for pid in workers)
+
+
+@pytest.mark.slow
+def test_a_stop_while_the_shipper_is_starting_still_ships_what_is_spooled(tmp_path, monkeypatch):
+    """A master stopped right after its start signals a shipper that is still loading Django
+    (about a second): the stop must be a drain, not a death that leaves the spool for the
+    next start. The real `ship_telemetry`, started by the supervisor as the master does."""
+    spool, csv = tmp_path / "spool", tmp_path / "csv"
+    for name, value in servers.server_env(tmp_path, servers.free_port()).items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / "metrics").mkdir()  # as gunicorn.conf.py prepares it for the master
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
+    writer = hand_off_writer(spool, csv)
+    events = [make_event() for _ in range(20)]
+    for event in events:
+        writer.emit(event)
+    writer.shutdown()  # the worker has exited: its segment waits for the shipper
+    supervisor = ShipperSupervisor.for_this_project(os.getpid(), spool)
+    supervisor.start()
+    assert wait_until(lambda: supervisor.process is not None)
+    assert supervisor.stop(timeout=60) is True
+    assert supervisor.process.returncode == 0
+    assert ids(csv) == Counter(event["event_id"] for event in events)

@@ -3,6 +3,7 @@ import signal
 from django.core.management.base import BaseCommand
 
 from telemetry.shipper_process import SpoolShipper
+from telemetry.supervisor import STOP_SIGNALS
 
 
 class Command(BaseCommand):
@@ -24,6 +25,9 @@ class Command(BaseCommand):
         shipper = SpoolShipper.from_settings(parent=parent)
         if once:
             shipper.stop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in STOP_SIGNALS:
             signal.signal(signum, lambda *_: shipper.stop())
+        # Started by the master with them blocked (telemetry.supervisor): one sent meanwhile
+        # is delivered now, to the handler.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         shipper.run()
