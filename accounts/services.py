@@ -5,7 +5,9 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import connections, router
+from django.dispatch import receiver
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from accounts import tokens
@@ -14,6 +16,7 @@ from accounts.identity import GatewayIdentity
 from accounts.models import Budget, TokenRecord
 from accounts.revocation import RevocationCache
 from accounts.tokens import IssuedToken, decode_token
+from accounts.verified import VerifiedTokens
 from dgen_ping_site.clock import iso_utc, utcnow
 
 DEFAULT_TOKEN = "1"
@@ -70,9 +73,20 @@ def is_revoked(jti: str) -> bool:
     return revocations.is_revoked(jti)
 
 
+# Signature and claims verified once per token and process, until the token expires
+# (accounts.verified); revocation is still asked of `revocations` on every call below.
+verified = VerifiedTokens(decode_token)
+
+
+@receiver(setting_changed)
+def _forget_verified_tokens(*, setting: str, **kwargs) -> None:
+    if setting == "SIMPLE_JWT":
+        verified.clear()
+
+
 def verify_token(raw: str) -> dict:
     """Claims of a valid, unexpired, unrevoked token; InvalidToken otherwise."""
-    claims = decode_token(raw)
+    claims = verified.claims(raw)
     if is_revoked(claims["jti"]):
         raise InvalidToken("Token has been revoked.")
     return claims

@@ -128,15 +128,28 @@ def _json_chunks(records: Iterable[dict]) -> Iterator[tuple[int, bytes]]:
 
 
 def _csv_chunks(
-    rows: Iterable[list[str]], columns: Mapping[str, type]
+    rows: Iterable[list[str] | str], columns: Mapping[str, type]
 ) -> Iterator[tuple[int, bytes]]:
-    """CSV of rows of cell text in `columns` order, text cells neutralised."""
+    """CSV of rows of cell text in `columns` order, text cells neutralised. A row may come
+    as its CSV line already (TelemetryBackend.iter_cells): copied as it is unless a cell
+    in it starts like a formula."""
     texts = [i for i, kind in enumerate(columns.values()) if kind is str]
     line = _LastLine()
     writer = csv.writer(line)
     separators = len(columns) - 1
 
-    def to_line(cells: list[str]) -> str:
+    def to_line(cells: list[str] | str) -> str:
+        if type(cells) is str:
+            # Every cell of a stored line starts the line or follows a comma, its text
+            # after an opening quote if quoted (searched short of the CRLF, which would
+            # look like an empty last cell's CR). A comma inside a cell may raise a false
+            # alarm, which costs only the cells' way below.
+            end = len(cells) - 2
+            if not _FORMULA_AT_LINE_START.match(cells) and not _FORMULA_AFTER_COMMA.search(
+                cells, 0, end
+            ):
+                return cells
+            (cells,) = csv.reader([cells])
         # One scan of the joined row tells whether any cell needs a look (most do not).
         if _FORMULA_AT_CELL_START.search("," + ",".join(cells)):
             for i in texts:
@@ -166,6 +179,8 @@ class _LastLine:
 # cell may raise a false alarm, which costs only the exact check). A literal first character
 # lets the regex engine skip ahead: six times faster than `(?:^|,)`, tried at every position.
 _FORMULA_AT_CELL_START = re.compile(r",[=+\-@\t\r]")
+_FORMULA_AT_LINE_START = re.compile(r'"?[=+\-@\t\r]')
+_FORMULA_AFTER_COMMA = re.compile(r',"?[=+\-@\t\r]')
 _QUOTED = re.compile(r'[,"\r]')  # what makes csv.writer quote a cell (and a line break)
 
 

@@ -81,6 +81,7 @@ class Seen:
     mode: str = "ok"
     usage: dict | None = None  # {"prompt_tokens", "completion_tokens", ...} as reported
     aborted: bool = False
+    peer: tuple = ()  # the client's (address, port): one port for calls on one connection
     done: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
@@ -176,7 +177,8 @@ class FakeUpstream:
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
         headers = {key.lower(): value for key, value in handler.headers.items()}
-        seen = Seen(path=handler.path, headers=headers, body=_decode(raw, headers))
+        body = _decode(raw, headers)
+        seen = Seen(path=handler.path, headers=headers, body=body, peer=handler.client_address)
         with self._lock:
             self.seen.append(seen)
         try:

@@ -13,6 +13,7 @@ from email.utils import parsedate_to_datetime
 import urllib3
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError
 from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.util.retry import Retry
 
 from dgen_ping_site.clock import utcnow
 from llmproxy.errors import (
@@ -35,6 +36,9 @@ ERROR_MESSAGE_LIMIT = 1000
 TRANSPORT_ERRORS = (Urllib3Error, OSError, ValueError)
 # What reading an upstream body the gateway does not understand raises.
 UNREADABLE = (ValueError, KeyError, IndexError, TypeError, AttributeError)
+# Retries and redirects are ours (llmproxy.retry): what urllib3 would build from
+# `retries=False, redirect=False` on every call, built once.
+NO_RETRIES = Retry(False, redirect=False)
 
 
 def bearer(secret: str) -> dict:
@@ -49,6 +53,14 @@ class Transport:
         self.credential = credential
         self.pool = pool
         self.present: Callable[[str], dict] = present  # secret -> headers that carry it
+        # What every call to this route sends but its credential, built once: urllib3
+        # would otherwise rebuild them (headers, timeout, retries) on every call.
+        self._headers = {
+            **DEFAULT_HEADERS,
+            "Content-Type": "application/json",
+            **route.headers,
+        }
+        self._timeout = urllib3.Timeout(connect=route.connect_timeout, read=route.timeout)
 
     def post_json(self, url: str, body: dict) -> dict:
         """The upstream's JSON answer to `body`."""
@@ -80,16 +92,16 @@ class Transport:
 
     def _send(self, url: str, data: bytes, secret: str, stream: bool) -> urllib3.BaseHTTPResponse:
         route = self.route
-        headers = {**DEFAULT_HEADERS, "Content-Type": "application/json"}
-        headers.update(route.headers)
-        headers.update(self.present(secret))
         try:
-            return self.pool.request(
+            # urlopen, not request(): the same call without copying the headers into an
+            # HTTPHeaderDict first.
+            return self.pool.urlopen(
                 "POST",
                 url,
                 body=data,
-                headers=headers,
-                timeout=urllib3.Timeout(connect=route.connect_timeout, read=route.timeout),
+                headers={**self._headers, **self.present(secret)},
+                timeout=self._timeout,
+                retries=NO_RETRIES,
                 preload_content=not stream,
                 # A redirect would carry our credentials headers to wherever it points.
                 redirect=False,

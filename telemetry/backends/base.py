@@ -88,8 +88,12 @@ class TelemetryBackend:
         """Yield matching events, roughly oldest first, in constant memory."""
         raise NotImplementedError
 
-    def iter_cells(self, filters: EventFilter | None = None) -> Iterator[list[str]]:
-        """iter_events' events as CSV cells in FIELDS order (stores keeping CSV do it faster)."""
+    def iter_cells(self, filters: EventFilter | None = None) -> Iterator[list[str] | str]:
+        """iter_events' events as CSV cells in FIELDS order (stores keeping CSV do it faster).
+
+        A store keeping CSV may give a row as its stored line instead (a str): the cells
+        joined by commas, none quoted, ending in CRLF, exactly as csv.writer writes them.
+        """
         for event in self.iter_events(filters):
             yield [csv_cell(event.get(name)) for name in FIELDS]
 

@@ -164,17 +164,21 @@ class CSVBackend(TelemetryBackend):
             events = read_file(path)
             yield from events if everything else filter(filters.matches, events)
 
-    def iter_cells(self, filters: EventFilter | None = None) -> Iterator[list[str]]:
+    def iter_cells(self, filters: EventFilter | None = None) -> Iterator[list[str] | str]:
         """iter_events' events as their stored cells (FIELDS order), for copying out as CSV.
 
         Rows are decoded only to apply filters, so an unfiltered copy is several times
-        faster than decoding and re-encoding every event.
+        faster than decoding and re-encoding every event; unfiltered, plain rows come as
+        their stored lines (read_lines_or_cells), not even split into cells.
         """
         filters = filters or EventFilter()
-        everything = filters == EventFilter()
+        if filters == EventFilter():
+            for path in self.files():
+                yield from read_lines_or_cells(path)
+            return
         for path in self.files(since=filters.since):
             for cells in read_cells(path):
-                if everything or _matches(filters, cells):
+                if _matches(filters, cells):
                     yield cells
 
     def aggregate_usage(
@@ -298,6 +302,63 @@ def read_file(
 def read_cells(path: Path) -> Iterator[list[str]]:
     """The rows of one CSV file as stored text, in FIELDS order, without decoding them."""
     return (cells for _, cells in _rows(path))
+
+
+# One whole row as csv.writer writes it (minimal quoting, CRLF), with one cell per field:
+# unquoted cells hold no comma, quote or line break; quoted ones double their quotes.
+_CELL = r'(?:[^,"\r\n]*+|"(?:[^"]|"")*+")'
+_WHOLE_ROW = re.compile(_CELL + ("," + _CELL) * (len(schema.FIELDS) - 1) + "\r\n")
+
+
+def read_lines_or_cells(path: Path) -> Iterator[list[str] | str]:
+    """The rows of one CSV file in FIELDS order, as read_cells gives them, except that a
+    row whose stored line is whole (complete, one cell per field, quoted as csv.writer
+    quotes) comes as that line, CRLF included: what writing its cells back gives (for a
+    line some other tool quoted more than needed: the same cells, quoted as they were).
+    """
+    try:
+        raw = open(path, "rb")  # noqa: SIM115 (the generator owns it)
+    except FileNotFoundError:
+        return
+    with raw:
+        header = raw.readline().decode().rstrip("\r\n")
+        if header.split(",") == list(schema.FIELDS):
+            yield from _lines_or_cells(io.TextIOWrapper(raw, encoding="utf-8", newline=""))
+            return
+    # Empty (see _rows), or another schema's columns: cells, aligned.
+    yield from read_cells(path)
+
+
+def _lines_or_cells(lines: Iterator[str]) -> Iterator[list[str] | str]:
+    pending = _Pending(lines)
+    reader = csv.reader(pending)
+    for line in lines:
+        if _WHOLE_ROW.fullmatch(line):
+            yield line
+            continue
+        # A cell over several lines, a wrong count or an unfinished last line: parsed as
+        # _rows parses them, from this line on.
+        pending.first = line
+        row = next(reader, None)
+        if row is not None and len(row) == len(schema.FIELDS):
+            yield row
+
+
+class _Pending:
+    """Lines for csv.reader: the one held back, then the file's next ones."""
+
+    def __init__(self, lines: Iterator[str]):
+        self.lines = lines
+        self.first: str | None = None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        if self.first is not None:
+            line, self.first = self.first, None
+            return line
+        return next(self.lines)
 
 
 def _rows(path: Path, on_bad_row=None, start: int = 0) -> Iterator[tuple[int, list[str]]]:

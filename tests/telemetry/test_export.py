@@ -15,10 +15,12 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from dgen_ping_site.clock import iso_utc
-from telemetry.backends.csv import CSVBackend
-from telemetry.export import encode, neutralise, write_chunks
+from telemetry.backends.csv import CSVBackend, read_cells
+from telemetry.export import _csv_chunks as csv_chunks
+from telemetry.export import encode, export_chunks, neutralise, write_chunks
 from telemetry.management.progress import Progress
-from telemetry.schema import from_csv_row
+from telemetry.query import EventFilter
+from telemetry.schema import FIELD_TYPES, from_csv_row
 from tests.telemetry.conftest import at, make_event, use_store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -301,3 +303,71 @@ def test_csv_rows_are_what_the_csv_module_writes_whatever_the_cells_hold():
         )
     )
     assert encoded.decode() == expected.getvalue()
+
+
+def test_stored_lines_copied_out_are_what_the_cell_by_cell_export_writes(tmp_path):
+    """The unfiltered CSV export copies plain stored lines as they are: byte for byte what
+    reading every row into cells and writing them out gives, whatever the cells hold
+    (formulas, quotes, line breaks, negative numbers), in a file of another column order
+    and with an unfinished last line too."""
+    rng = random.Random(16)
+    store = CSVBackend(tmp_path / "csv")
+    pieces = [*CELL_PIECES, "plain", "plain", "plain"]
+    texts = ("soeid", "model", "error", "user_agent", "endpoint")
+    events = [
+        make_event(
+            timestamp=at(1 + n % 5),
+            latency_ms=rng.choice([12.5, -1.0, 0.0]),
+            prompt_tokens=rng.choice([None, 3, -4]),
+            **{name: "".join(rng.choices(pieces, k=rng.randint(1, 3))) for name in texts},
+        )
+        for n in range(2000)
+    ]
+    store.write_batch(events)
+    header, *rows = list(csv.reader(store.path.open(newline="")))
+    with (store.directory / "telemetry-0-other-order.csv").open("w", newline="") as other:
+        csv.writer(other).writerows([header[::-1], *(row[::-1] for row in rows[:50])])
+    with store.path.open("a", newline="") as current:
+        current.write(",".join(rows[0])[:-5])  # a row still being written: no line end
+
+    def joined(chunks) -> bytes:
+        return b"".join(data for _, data in chunks)
+
+    copied = joined(export_chunks(backend=store, filters=EventFilter(), fmt="csv"))
+    cell_by_cell = (cells for path in store.files() for cells in read_cells(path))
+    assert copied == joined(csv_chunks(cell_by_cell, FIELD_TYPES))
+    assert len(parse("csv", copied.decode())) == 2050
+
+
+@pytest.mark.parametrize(
+    "line, written",
+    [
+        ("a,b,\r\n", "a,b,\r\n"),
+        ("=1,b,c\r\n", "'=1,b,c\r\n"),
+        ("a,@b,c\r\n", "a,'@b,c\r\n"),
+        ("a,b,-1\r\n", "a,b,-1\r\n"),  # a number, not text: left as it is
+    ],
+)
+def test_a_stored_line_is_copied_unless_a_text_cell_starts_like_a_formula(line, written):
+    columns = {"first": str, "second": str, "number": int}
+    (_, header), (_, data) = csv_chunks([line], columns)
+    assert (header, data) == (b"first,second,number\r\n", written.encode())
+
+
+def test_whole_stored_lines_come_as_lines_and_the_others_as_cells(tmp_path):
+    store = CSVBackend(tmp_path / "csv")
+    store.write_batch(
+        [
+            make_event(soeid="plain"),
+            make_event(soeid="quoted", extra={"a": [1, 2]}, error='he said "no", twice'),
+            make_event(soeid="two-lines", error="line\nbreak"),
+            make_event(soeid="last", reasoning_tokens=12),
+        ]
+    )
+    text = store.path.read_bytes()
+    assert text.endswith(b",12\r\n")
+    store.path.write_bytes(text[: -len(b"2\r\n")])  # still being written: "...,1"
+    rows = list(store.iter_cells())
+    assert [type(row) for row in rows] == [str, str, list, list]
+    assert rows[0].encode() == text.splitlines(keepends=True)[1]
+    assert rows[3][-1] == "1"  # read_cells gives the unfinished row too, as it always did
