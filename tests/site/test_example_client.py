@@ -45,14 +45,8 @@ def test_no_service_is_a_clear_message_and_a_failure():
 def live(tmp_path):
     port = servers.free_port()
     env = servers.server_env(tmp_path, port)
-    migrate = [sys.executable, "manage.py", "migrate", "--noinput"]
-    subprocess.run(migrate, cwd=servers.ROOT, env=env, check=True, capture_output=True)
-    process = servers.start(servers.GUNICORN, tmp_path, env)
-    try:
-        servers.wait_until_serving(port, process)
+    with servers.deployed(tmp_path, port, env):
         yield f"http://127.0.0.1:{port}", env["TOKEN_SECRET"]
-    finally:
-        servers.stop(process)
 
 
 def test_a_run_against_a_live_gateway_passes(live):

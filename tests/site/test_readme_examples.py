@@ -39,14 +39,8 @@ def gateway(tmp_path_factory):
     development = development_env()
     development.pop("CSV_FALLBACK_DIR", None)  # the test's own directory, not the repository's
     env = servers.server_env(tmp_path, port, **development)
-    migrate = [sys.executable, "manage.py", "migrate", "--noinput"]
-    subprocess.run(migrate, cwd=servers.ROOT, env=env, check=True, capture_output=True)
-    process = servers.start(servers.GUNICORN, tmp_path, env)
-    try:
-        servers.wait_until_serving(port, process)
+    with servers.deployed(tmp_path, port, env):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        servers.stop(process)
 
 
 def test_the_readme_has_its_examples():

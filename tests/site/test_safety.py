@@ -120,14 +120,8 @@ def local_provider_gateway(tmp_path):
     """Production settings with no upstream, and ALLOW_LOCAL_PROVIDER=true."""
     port = servers.free_port()
     env = servers.server_env(tmp_path, port, ALLOW_LOCAL_PROVIDER="true")
-    migrate = [sys.executable, "manage.py", "migrate", "--noinput"]
-    subprocess.run(migrate, cwd=servers.ROOT, env=env, check=True, capture_output=True)
-    process = servers.start(servers.GUNICORN, tmp_path, env)
-    try:
-        servers.wait_until_serving(port, process)
+    with servers.deployed(tmp_path, port, env):
         yield f"http://127.0.0.1:{port}", env
-    finally:
-        servers.stop(process)
 
 
 def test_with_the_local_provider_allowed_health_and_every_answer_say_so(local_provider_gateway):

@@ -4,8 +4,6 @@ request keeps its one event. The gateway runs under gunicorn with URLs that fail
 Django does not catch it (tests/site/faulty_urls.py)."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -25,17 +23,12 @@ def answers(tmp_path_factory) -> dict:
     # One worker: the one whose first request (the wait for it to serve) loaded the URLs.
     settings = {"DJANGO_SETTINGS_MODULE": "tests.site.faulty_settings", "WEB_CONCURRENCY": "1"}
     env = servers.server_env(tmp, port, **settings)
-    migrate = [sys.executable, "manage.py", "migrate", "--noinput"]
-    subprocess.run(migrate, cwd=servers.ROOT, env=env, check=True, capture_output=True)
-    process = servers.start(servers.GUNICORN, tmp, env)
-    try:
-        servers.wait_until_serving(port, process)
+    with servers.deployed(tmp, port, env) as process:
         replies = {
             "outside": servers.fetch(port, "GET", "/v1/models", **{"X-Fail": "outside"}),
             "stream": servers.fetch(port, "GET", "/fail/stream"),
             "events": servers.fetch(port, "GET", "/fail/events"),
         }
-    finally:
         assert servers.stop(process) == 0
     events = list(CSVBackend(tmp / "csv").iter_events())
     return {"replies": replies, "events": events, "log": (tmp / "server.log").read_text()}

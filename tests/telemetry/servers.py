@@ -7,7 +7,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,6 +126,20 @@ def stop(process: subprocess.Popen) -> int:
         process.kill()
         process.wait()
         raise
+
+
+@contextmanager
+def deployed(tmp_path: Path, port: int, env: dict) -> Iterator[subprocess.Popen]:
+    """The database migrated, then gunicorn as deployed serving on `port` until the block
+    ends (stopped then unless the block stopped it)."""
+    migrate = [sys.executable, "manage.py", "migrate", "--noinput"]
+    subprocess.run(migrate, cwd=ROOT, env=env, check=True, capture_output=True)
+    process = start(GUNICORN, tmp_path, env)
+    try:
+        wait_until_serving(port, process)
+        yield process
+    finally:
+        stop(process)
 
 
 class Load:
