@@ -210,6 +210,9 @@ def test_unreachable_at_start_then_killed_and_restarted_mid_load_repeatedly(rig,
             assert rig.gateway.storage_becomes("connected", streak=4)
             load.wait_for(len(load.received) + LOAD // 2)
             rig.primary.kill()
+            # Under load until the shipper has met the dead server (a write must find it
+            # gone; one shipper process writes less often than each worker did).
+            assert rig.gateway.storage_becomes("csv_fallback")
             load.wait_for(len(load.received) + LOAD // 2)
         rig.primary.start()
         assert rig.gateway.storage_becomes("connected")
