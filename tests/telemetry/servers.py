@@ -111,6 +111,16 @@ def wait_for_workers(master: subprocess.Popen, count: int) -> set[int]:
     raise RuntimeError(f"gunicorn did not start {count} workers")
 
 
+def wait_for_files(directory: Path, pattern: str) -> list[Path]:
+    """The files matching `pattern` in `directory`, once there is one."""
+    for _ in range(600):
+        found = list(directory.glob(pattern))
+        if found:
+            return found
+        time.sleep(0.01)
+    raise RuntimeError(f"no {pattern} in {directory}")
+
+
 def children(pid: int) -> set[int]:
     text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
     return {int(child) for child in text.split()}
