@@ -75,7 +75,7 @@ class Seen:
     """One request the fake received, and what it answered."""
 
     path: str
-    headers: dict
+    headers: dict  # lower-cased names; a repeated header's last value
     body: object
     model: str = ""
     mode: str = "ok"
@@ -83,6 +83,7 @@ class Seen:
     aborted: bool = False
     peer: tuple = ()  # the client's (address, port): one port for calls on one connection
     done: threading.Event = field(default_factory=threading.Event, repr=False)
+    header_names: list = field(default_factory=list)  # as received, repeats included
 
     @property
     def total_tokens(self) -> int:
@@ -178,7 +179,13 @@ class FakeUpstream:
         raw = handler.rfile.read(length) if length else b""
         headers = {key.lower(): value for key, value in handler.headers.items()}
         body = _decode(raw, headers)
-        seen = Seen(path=handler.path, headers=headers, body=body, peer=handler.client_address)
+        seen = Seen(
+            path=handler.path,
+            headers=headers,
+            body=body,
+            peer=handler.client_address,
+            header_names=list(handler.headers.keys()),
+        )
         with self._lock:
             self.seen.append(seen)
         try:

@@ -6,7 +6,7 @@ an error: the upstream's words are passed on only for a rejected request, redact
 """
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
 
@@ -45,6 +45,17 @@ def bearer(secret: str) -> dict:
     return {"Authorization": f"Bearer {secret}"} if secret else {}
 
 
+def merge_headers(*layers: Mapping[str, str]) -> dict[str, str]:
+    """The layers' headers, one per name whatever its case, a later layer's replacing an
+    earlier one's: names are case-insensitive, so a route's `content-type` sent beside our
+    `Content-Type` would be two headers, and the upstream may read either."""
+    merged: dict[str, tuple[str, str]] = {}
+    for layer in layers:
+        for name, value in layer.items():
+            merged[name.lower()] = (name, value)
+    return dict(merged.values())
+
+
 class Transport:
     """JSON over HTTP to one route's upstream, authenticated with its credential."""
 
@@ -55,11 +66,9 @@ class Transport:
         self.present: Callable[[str], dict] = present  # secret -> headers that carry it
         # What every call to this route sends but its credential, built once: urllib3
         # would otherwise rebuild them (headers, timeout, retries) on every call.
-        self._headers = {
-            **DEFAULT_HEADERS,
-            "Content-Type": "application/json",
-            **route.headers,
-        }
+        self._headers = merge_headers(
+            DEFAULT_HEADERS, {"Content-Type": "application/json"}, route.headers
+        )
         self._timeout = urllib3.Timeout(connect=route.connect_timeout, read=route.timeout)
 
     def post_json(self, url: str, body: dict) -> dict:
@@ -99,7 +108,7 @@ class Transport:
                 "POST",
                 url,
                 body=data,
-                headers={**self._headers, **self.present(secret)},
+                headers=merge_headers(self._headers, self.present(secret)),
                 timeout=self._timeout,
                 retries=NO_RETRIES,
                 preload_content=not stream,

@@ -47,6 +47,17 @@ def test_every_call_sends_the_same_headers(fake, llm):
     }
 
 
+def test_a_route_header_replaces_ours_of_the_same_name_whatever_its_case(fake, llm):
+    route_headers = {"content-type": "application/json; charset=utf-8", "AUTHORIZATION": "x"}
+    llm(solo_route(fake, headers=route_headers), DEFAULT_MODEL="solo")
+    provider("solo").complete(HELLO)
+    [seen] = fake.requests_for("up-solo")
+    names = [name.lower() for name in seen.header_names]
+    assert names.count("content-type") == 1 and names.count("authorization") == 1
+    assert seen.headers["content-type"] == "application/json; charset=utf-8"
+    assert seen.bearer == "sk-test"  # the route's credential is what authenticates
+
+
 def test_each_route_keeps_its_own_timeout(fake, llm):
     routes = {
         "solo": {"base_url": fake.openai_url, **SOLO, "timeout": 0.2},
