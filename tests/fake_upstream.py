@@ -29,6 +29,8 @@ sets its mode once the queue is empty. Modes, some with a parameter after a colo
     malformed           200 with a body that is not JSON
     drip[:seconds]      stream 40 pieces, one every `seconds` (default 0.02)
     cut                 stream a piece or two, then drop the connection
+    linger[:seconds]    stream the answer and [DONE], then hold the body open that long
+                        (default 2 s) before ending it
     error_event         stream a piece or two, then an SSE error event
     no_usage            answer without token usage
     usage:P:C[:K[:R]]   report P prompt tokens (K of them cached, default 0) and C completion
@@ -340,6 +342,8 @@ class FakeUpstream:
                 self._stopping.wait(float(param or DEFAULT_DRIP))
         if wire.sends_done and name != "error_event":
             _write_chunk(handler, b"data: [DONE]\n\n")
+        if name == "linger":
+            self._stopping.wait(float(param or DEFAULT_HANG))
         _write_chunk(handler, b"")
 
 

@@ -31,6 +31,10 @@ from llmproxy.http import DEFAULT_HEADERS
 from llmproxy.providers.sse import sse_data
 
 STREAM_READ_SIZE = 16 * 1024
+# How long the end of a stream's body (the chunked terminator, which upstreams send right
+# behind `[DONE]`) may take to arrive: read, the connection goes back to the pool for the
+# next call; not, it is closed, so an upstream that holds the body open delays nothing more.
+END_OF_BODY_WAIT = 0.05
 ERROR_MESSAGE_LIMIT = 1000
 # Everything the HTTP client may raise for a request or a body that went wrong.
 TRANSPORT_ERRORS = (Urllib3Error, OSError, ValueError)
@@ -167,8 +171,23 @@ class EventStream:
     def __iter__(self) -> Iterator[dict]:
         for data in sse_data(self._chunks()):
             if data.strip() == "[DONE]":
+                self._read_to_the_end()
                 return
             yield self._event(data)
+
+    def _read_to_the_end(self) -> None:
+        """After `[DONE]`, read the end of the body if it is there at once: a body read to its
+        end puts its connection back in the pool (urllib3 releases it), so the next call
+        skips the TCP and TLS handshakes."""
+        sock = getattr(self._response.connection, "sock", None)
+        if sock is None:
+            return
+        # Every request sets the socket's timeout again, so this one changes only this read.
+        sock.settimeout(END_OF_BODY_WAIT)
+        try:
+            self._response.read1(STREAM_READ_SIZE)
+        except TRANSPORT_ERRORS:
+            pass  # not there in time: close() closes the connection, as without this
 
     def close(self) -> None:
         close(self._response)

@@ -120,3 +120,25 @@ def test_stream_stalling_past_the_timeout_ends_with_a_timeout_event(client, fake
     fake.script("up-solo", "drip:1")
     received = events(post(client, CHAT, stream_body(), auth))
     assert received[-1]["error"]["code"] == "upstream_timeout"
+
+
+def test_streams_one_after_another_share_one_kept_alive_upstream_connection(client, fake, auth):
+    """The end of each stream's body is read after [DONE], so its connection is reused: no
+    TCP (and, to a real upstream, TLS) handshake per streamed call."""
+    for _ in range(3):
+        assert events(post(client, CHAT, stream_body(), auth))[-1] == "[DONE]"
+    peers = {seen.peer for seen in fake.requests_for("up-solo")}
+    assert len(fake.requests_for("up-solo")) == 3 and len(peers) == 1
+
+
+def test_an_upstream_holding_its_body_open_after_done_delays_nothing(client, fake, auth):
+    fake.script("up-solo", "linger:5")
+    received = events(post(client, CHAT, stream_body(), auth))
+    assert received[-1] == "[DONE]" and received[-2]["usage"]["total_tokens"]
+    [lingering] = fake.requests_for("up-solo")
+    # The whole answer reached the client while the upstream still held its body open;
+    # that connection is not reused (its rest is unread): the next call opens another.
+    assert not lingering.done.is_set()
+    assert events(post(client, CHAT, stream_body(), auth))[-1] == "[DONE]"
+    first, second = fake.requests_for("up-solo")
+    assert first.peer != second.peer
